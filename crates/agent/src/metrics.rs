@@ -1,0 +1,186 @@
+//! From two snapshots to the objects metrics-server would serve: a
+//! `NodeMetrics` and a `Node` for this machine, and a `PodMetrics` per
+//! workload.
+//!
+//! The rules are metrics-server's: CPU is the rate between the two samples
+//! in whole nanocores, memory the newer working set, and a container whose
+//! counter went down (restart) or that appeared in between has no rate. Where
+//! metrics-server would drop the whole pod, we drop only that container and
+//! keep the pod if any container remains: a local `top` should not hide a pod
+//! because one sidecar restarted during a one-second window.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use workingset_cgroup::NodeStats;
+use workingset_model::duration::GoDuration;
+use workingset_model::metrics::{
+    CPU, ContainerMetrics, MEMORY, Node, NodeMetrics, NodeStatus, ObjectMeta, PodMetrics,
+    ResourceList, Time,
+};
+use workingset_model::rate::{self, CpuPoint};
+use workingset_quantity::{Format, Quantity};
+
+use crate::procs;
+use crate::sampler::{self, ContainerSample, CpuCounter, PodSample, Snapshot};
+
+/// Everything `top` needs about one machine, computed from two snapshots.
+#[derive(Debug, Clone)]
+pub struct MachineMetrics {
+    /// The node's usage; `None` when the node counter gave no rate.
+    pub node: Option<NodeMetrics>,
+    /// The node object: name, labels, capacity and allocatable.
+    pub node_object: Node,
+    /// One entry per workload with at least one container rate.
+    pub pods: Vec<PodMetrics>,
+    /// Every workload of the newer snapshot, with labels and creation time,
+    /// rate or not (what `GET /api/v1/namespaces/{ns}/pods` would list).
+    pub pod_objects: Vec<workingset_model::metrics::Pod>,
+}
+
+/// Builds the metrics of `node_name` from `earlier` and `later`.
+pub fn machine_metrics(node_name: &str, earlier: &Snapshot, later: &Snapshot) -> MachineMetrics {
+    let window = sampler::window(earlier, later);
+    let timestamp = later.time;
+    let node_object = node_object(node_name, &later.node);
+    let node = node_rate(earlier, later, window).map(|nanocores| NodeMetrics {
+        kind: None,
+        api_version: None,
+        metadata: ObjectMeta {
+            name: node_name.to_owned(),
+            labels: node_object.metadata.labels.clone(),
+            ..ObjectMeta::default()
+        },
+        timestamp,
+        window: GoDuration(window),
+        usage: workingset_model::metrics::usage(nanocores, later.node.memory.working_set),
+    });
+
+    let earlier_by_cgroup: HashMap<&str, &ContainerSample> = earlier
+        .pods
+        .iter()
+        .flat_map(|pod| pod.containers.iter())
+        .map(|c| (c.cgroup.as_str(), c))
+        .collect();
+    let pods = later
+        .pods
+        .iter()
+        .filter_map(|pod| pod_metrics(pod, &earlier_by_cgroup, window, timestamp))
+        .collect();
+    let pod_objects = later.pods.iter().map(pod_object).collect();
+    MachineMetrics {
+        node,
+        node_object,
+        pods,
+        pod_objects,
+    }
+}
+
+fn node_rate(earlier: &Snapshot, later: &Snapshot, window: Duration) -> Option<u64> {
+    rate::nanocores(
+        CpuPoint {
+            usage_ns: earlier.node.cpu.usage_ns,
+            at: Duration::ZERO,
+        },
+        CpuPoint {
+            usage_ns: later.node.cpu.usage_ns,
+            at: window,
+        },
+    )
+}
+
+/// The `Node` a kubelet would register for this machine. Allocatable equals
+/// capacity: nothing is reserved for system daemons on a plain machine.
+fn node_object(name: &str, node: &NodeStats) -> Node {
+    let mut capacity = ResourceList::new();
+    capacity.insert(
+        CPU.to_owned(),
+        Quantity::new(i64::from(node.online_cpus), Format::DecimalSI),
+    );
+    capacity.insert(
+        MEMORY.to_owned(),
+        Quantity::from_bytes(node.meminfo.mem_total),
+    );
+    let mut labels = BTreeMap::new();
+    labels.insert("kubernetes.io/hostname".to_owned(), name.to_owned());
+    labels.insert("kubernetes.io/os".to_owned(), "linux".to_owned());
+    Node {
+        metadata: ObjectMeta {
+            name: name.to_owned(),
+            labels,
+            ..ObjectMeta::default()
+        },
+        status: NodeStatus {
+            allocatable: capacity.clone(),
+            capacity,
+        },
+    }
+}
+
+fn pod_metrics(
+    pod: &PodSample,
+    earlier: &HashMap<&str, &ContainerSample>,
+    window: Duration,
+    timestamp: Time,
+) -> Option<PodMetrics> {
+    let containers: Vec<ContainerMetrics> = pod
+        .containers
+        .iter()
+        .filter_map(|container| {
+            let before = earlier.get(container.cgroup.as_str())?;
+            let nanocores = container_rate(&before.cpu, &container.cpu, window)?;
+            Some(ContainerMetrics::new(
+                container.name.clone(),
+                nanocores,
+                container.memory.working_set,
+            ))
+        })
+        .collect();
+    if containers.is_empty() {
+        return None;
+    }
+    Some(PodMetrics {
+        kind: None,
+        api_version: None,
+        metadata: ObjectMeta {
+            name: pod.key.name.clone(),
+            namespace: pod.key.namespace.clone(),
+            labels: pod.labels.clone(),
+            ..ObjectMeta::default()
+        },
+        timestamp,
+        window: GoDuration(window),
+        containers,
+    })
+}
+
+fn container_rate(before: &CpuCounter, after: &CpuCounter, window: Duration) -> Option<u64> {
+    let (used_before, used_after) = match (before, after) {
+        (CpuCounter::Cgroup(a), CpuCounter::Cgroup(b)) => (a.usage_ns, b.usage_ns),
+        (CpuCounter::Processes(a), CpuCounter::Processes(b)) => (0, procs::cpu_ns_between(a, b)),
+        // The cgroup changed how it is accounted: not the same counter.
+        _ => return None,
+    };
+    rate::nanocores(
+        CpuPoint {
+            usage_ns: used_before,
+            at: Duration::ZERO,
+        },
+        CpuPoint {
+            usage_ns: used_after,
+            at: window,
+        },
+    )
+}
+
+fn pod_object(pod: &PodSample) -> workingset_model::metrics::Pod {
+    workingset_model::metrics::Pod {
+        metadata: ObjectMeta {
+            name: pod.key.name.clone(),
+            namespace: pod.key.namespace.clone(),
+            uid: pod.uid.clone().unwrap_or_default(),
+            creation_timestamp: pod.created,
+            labels: pod.labels.clone(),
+        },
+    }
+}

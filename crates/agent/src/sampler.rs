@@ -1,0 +1,422 @@
+//! One pass over the machine: the node's figures and every workload's,
+//! found by walking the cgroup tree below the cgroup root.
+//!
+//! A [`Snapshot`] is raw cumulative figures at one instant; two snapshots make
+//! rates (see [`crate::metrics`]). Cgroups vanish while a pass runs on any
+//! busy machine (containers exit): such a cgroup is dropped from that pass,
+//! never an error. The walk is bounded in depth and in cgroups visited, so a
+//! pathological tree cannot make a pass unbounded.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use workingset_cgroup::{
+    Cgroups, Controller, CpuStats, Error as CgroupError, MemoryStats, NodeStats, Reader,
+};
+use workingset_model::metrics::Time;
+
+use crate::discovery::{self, CgroupKind, QosClass, Runtime};
+use crate::procs;
+
+/// Deepest cgroup nesting walked below the cgroup root.
+const MAX_DEPTH: usize = 32;
+/// Most cgroups visited in one pass.
+const MAX_CGROUPS: usize = 200_000;
+
+/// Why a pass could not produce a snapshot at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// The node's own figures (the cgroup root, `/proc/meminfo`, online CPUs)
+    /// could not be read; without them there is nothing to show.
+    #[error("cannot read the node's figures: {0}")]
+    Node(#[source] CgroupError),
+    /// The cgroup root could not be listed.
+    #[error("cannot list the cgroups below the cgroup root: {0}")]
+    Walk(#[source] CgroupError),
+}
+
+/// Where a workload's cumulative CPU counter comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CpuCounter {
+    /// The cgroup's own counter (cpuacct.usage / cpu.stat usage_usec).
+    Cgroup(CpuStats),
+    /// The cgroup has no CPU accounting directory: per-process ticks of its
+    /// processes (see `docs/naming.md`).
+    Processes(BTreeMap<u32, u64>),
+}
+
+/// How a workload is named (see `docs/naming.md`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PodKey {
+    /// NAMESPACE column.
+    pub namespace: String,
+    /// POD / NAME column.
+    pub name: String,
+}
+
+/// What kind of workload a pod row stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// A Kubernetes pod.
+    KubernetesPod(QosClass),
+    /// A container outside Kubernetes.
+    Container(Runtime),
+    /// A systemd unit.
+    SystemdUnit,
+    /// Any other active leaf cgroup.
+    Cgroup,
+}
+
+/// One container's raw figures.
+#[derive(Debug, Clone)]
+pub struct ContainerSample {
+    /// Container name (see `docs/naming.md`).
+    pub name: String,
+    /// Cgroup path relative to the hierarchy root.
+    pub cgroup: String,
+    /// Memory figures.
+    pub memory: MemoryStats,
+    /// Cumulative CPU.
+    pub cpu: CpuCounter,
+}
+
+/// One pod (or pod-like workload) and its containers.
+#[derive(Debug, Clone)]
+pub struct PodSample {
+    /// Namespace and name.
+    pub key: PodKey,
+    /// What it is.
+    pub kind: WorkloadKind,
+    /// The pod cgroup (for non-pods: the workload's own cgroup).
+    pub cgroup: String,
+    /// Pod UID for Kubernetes pods.
+    pub uid: Option<String>,
+    /// Labels (from runtime metadata; empty until that exists).
+    pub labels: BTreeMap<String, String>,
+    /// When the cgroup appeared (its directory's modification time), the best
+    /// creation time a machine without an API server has.
+    pub created: Option<Time>,
+    /// Containers, pause excluded.
+    pub containers: Vec<ContainerSample>,
+}
+
+/// The node and every workload at one instant.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Wall-clock time of the pass.
+    pub time: Time,
+    /// Monotonic time of the pass, for rates.
+    pub instant: Instant,
+    /// The node's figures.
+    pub node: NodeStats,
+    /// Workloads, in walk order.
+    pub pods: Vec<PodSample>,
+}
+
+/// Reads snapshots of one machine.
+#[derive(Debug)]
+pub struct Sampler {
+    reader: Reader,
+    proc_root: PathBuf,
+    cgroup_root: String,
+}
+
+impl Sampler {
+    /// A sampler over the detected cgroup filesystem.
+    pub fn new(cgroups: &Cgroups) -> Self {
+        let config = cgroups.config();
+        Self {
+            proc_root: config.proc_root.clone(),
+            cgroup_root: normalise(&config.cgroup_root),
+            reader: cgroups.reader(),
+        }
+    }
+
+    /// One full pass.
+    pub fn sample(&mut self) -> Result<Snapshot, SampleError> {
+        let instant = Instant::now();
+        let time = Time(jiff::Timestamp::now());
+        let node = self.reader.node().map_err(SampleError::Node)?;
+        let mut walk = Walk {
+            sampler: self,
+            pods: Vec::new(),
+            visited: 0,
+        };
+        let root = walk.sampler.cgroup_root.clone();
+        walk.visit_children(&root, 0).map_err(SampleError::Walk)?;
+        let pods = walk.pods;
+        Ok(Snapshot {
+            time,
+            instant,
+            node,
+            pods,
+        })
+    }
+
+    /// Memory and CPU of one cgroup; `None` when it vanished or cannot be
+    /// read (logged), so the pass goes on.
+    fn read_workload(&mut self, cgroup: &str) -> Option<(MemoryStats, CpuCounter)> {
+        let memory = match self.reader.memory(cgroup) {
+            Ok(memory) => memory,
+            Err(error) => {
+                log_skip(cgroup, &error);
+                return None;
+            }
+        };
+        let cpu = match self.reader.cpu(cgroup) {
+            Ok(cpu) => CpuCounter::Cgroup(cpu),
+            // On v1 the CPU hierarchies may simply not have this cgroup.
+            Err(error) if error.is_gone() || matches!(error, CgroupError::Missing { .. }) => {
+                CpuCounter::Processes(procs::cpu_ticks(&self.proc_root, &self.procs_text(cgroup)))
+            }
+            Err(error) => {
+                log_skip(cgroup, &error);
+                return None;
+            }
+        };
+        Some((memory, cpu))
+    }
+
+    /// The text of the cgroup's `cgroup.procs` (empty if unreadable).
+    fn procs_text(&self, cgroup: &str) -> String {
+        let dir = self
+            .reader
+            .cgroups()
+            .dir(Controller::Memory, cgroup)
+            .ok()
+            .flatten();
+        dir.and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+            .unwrap_or_default()
+    }
+
+    fn created(&self, cgroup: &str) -> Option<Time> {
+        let dir = self
+            .reader
+            .cgroups()
+            .dir(Controller::Memory, cgroup)
+            .ok()??;
+        let modified = std::fs::metadata(dir).ok()?.modified().ok()?;
+        let since_epoch = modified.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+        let seconds = i64::try_from(since_epoch.as_secs()).ok()?;
+        jiff::Timestamp::from_second(seconds).ok().map(Time)
+    }
+}
+
+fn log_skip(cgroup: &str, error: &CgroupError) {
+    if error.is_gone() {
+        tracing::debug!(cgroup, "Cgroup vanished during the pass");
+    } else {
+        tracing::warn!(cgroup, %error, "Skipping a cgroup that cannot be read");
+    }
+}
+
+/// `/a/b/` → `/a/b`; `` → `/`.
+fn normalise(path: &str) -> String {
+    let trimmed = path.trim_matches('/');
+    format!("/{trimmed}")
+}
+
+fn join(parent: &str, child: &str) -> String {
+    if parent == "/" {
+        format!("/{child}")
+    } else {
+        format!("{parent}/{child}")
+    }
+}
+
+fn leaf(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// State of one pass's walk.
+struct Walk<'a> {
+    sampler: &'a mut Sampler,
+    pods: Vec<PodSample>,
+    visited: usize,
+}
+
+impl Walk<'_> {
+    /// The namespace of a workload below `parent`: the parent's name, or `/`
+    /// directly below the cgroup root.
+    fn namespace_of<'p>(&self, parent: &'p str) -> &'p str {
+        if parent == self.sampler.cgroup_root {
+            "/"
+        } else {
+            leaf(parent)
+        }
+    }
+
+    fn visit_children(&mut self, path: &str, depth: usize) -> Result<(), CgroupError> {
+        if depth >= MAX_DEPTH {
+            tracing::warn!(
+                cgroup = path,
+                "Cgroup tree deeper than {MAX_DEPTH}; not walked further"
+            );
+            return Ok(());
+        }
+        let children = self.sampler.reader.children(path)?;
+        for child in children {
+            self.visited += 1;
+            if self.visited > MAX_CGROUPS {
+                tracing::warn!("More than {MAX_CGROUPS} cgroups; the rest are not sampled");
+                return Ok(());
+            }
+            let child_path = join(path, &child);
+            match self.visit(path, &child_path, depth + 1) {
+                Ok(()) => {}
+                Err(error) => log_skip(&child_path, &error),
+            }
+        }
+        Ok(())
+    }
+
+    fn visit(&mut self, parent: &str, path: &str, depth: usize) -> Result<(), CgroupError> {
+        match discovery::classify(path) {
+            CgroupKind::AllPods | CgroupKind::QosParent(_) => self.visit_children(path, depth),
+            CgroupKind::Pod { uid, qos } => {
+                self.visit_pod(path, uid, qos);
+                Ok(())
+            }
+            // Containers of a pod are read with their pod; helpers are skipped.
+            CgroupKind::PodContainer { .. } | CgroupKind::RuntimeHelper => Ok(()),
+            CgroupKind::Container { id, runtime } => {
+                let namespace = match runtime {
+                    Runtime::Docker => "docker",
+                    Runtime::Podman => "podman",
+                    Runtime::Containerd | Runtime::CriO | Runtime::Unknown => {
+                        self.namespace_of(parent)
+                    }
+                };
+                let name = discovery::short_id(id).to_owned();
+                self.single(
+                    path,
+                    namespace.to_owned(),
+                    name,
+                    WorkloadKind::Container(runtime),
+                );
+                Ok(())
+            }
+            kind @ (CgroupKind::SystemdUnit { .. } | CgroupKind::Plain) => {
+                let children = self.sampler.reader.children(path)?;
+                if !children.is_empty() {
+                    return self.visit_children(path, depth);
+                }
+                let kind = match kind {
+                    CgroupKind::SystemdUnit { .. } => WorkloadKind::SystemdUnit,
+                    _ => WorkloadKind::Cgroup,
+                };
+                self.leaf_if_active(parent, path, kind);
+                Ok(())
+            }
+        }
+    }
+
+    fn visit_pod(&mut self, pod_path: &str, uid: String, qos: QosClass) {
+        let children = match self.sampler.reader.children(pod_path) {
+            Ok(children) => children,
+            Err(error) => return log_skip(pod_path, &error),
+        };
+        let mut containers = Vec::new();
+        for child in children {
+            let path = join(pod_path, &child);
+            let CgroupKind::PodContainer { id, .. } = discovery::classify(&path) else {
+                continue;
+            };
+            let name = discovery::short_id(id).to_owned();
+            if procs::is_pause(&self.sampler.proc_root, &self.sampler.procs_text(&path)) {
+                continue;
+            }
+            if let Some((memory, cpu)) = self.sampler.read_workload(&path) {
+                containers.push(ContainerSample {
+                    name,
+                    cgroup: path,
+                    memory,
+                    cpu,
+                });
+            }
+        }
+        if containers.is_empty() {
+            return;
+        }
+        self.pods.push(PodSample {
+            key: PodKey {
+                namespace: "kubepods".to_owned(),
+                name: uid.clone(),
+            },
+            kind: WorkloadKind::KubernetesPod(qos),
+            created: self.sampler.created(pod_path),
+            cgroup: pod_path.to_owned(),
+            uid: Some(uid),
+            labels: BTreeMap::new(),
+            containers,
+        });
+    }
+
+    /// A leaf outside Kubernetes becomes a workload if it has processes or
+    /// charged memory; empty leaves (stopped units) are noise.
+    fn leaf_if_active(&mut self, parent: &str, path: &str, kind: WorkloadKind) {
+        let has_processes = procs::parse_pids(&self.sampler.procs_text(path))
+            .next()
+            .is_some();
+        let Some((memory, cpu)) = self.sampler.read_workload(path) else {
+            return;
+        };
+        if !has_processes && memory.usage == 0 {
+            return;
+        }
+        let name = leaf(path).to_owned();
+        let namespace = self.namespace_of(parent);
+        self.push_single(path, namespace.to_owned(), name, kind, memory, cpu);
+    }
+
+    fn single(&mut self, path: &str, namespace: String, name: String, kind: WorkloadKind) {
+        if let Some((memory, cpu)) = self.sampler.read_workload(path) {
+            self.push_single(path, namespace, name, kind, memory, cpu);
+        }
+    }
+
+    fn push_single(
+        &mut self,
+        path: &str,
+        namespace: String,
+        name: String,
+        kind: WorkloadKind,
+        memory: MemoryStats,
+        cpu: CpuCounter,
+    ) {
+        self.pods.push(PodSample {
+            created: self.sampler.created(path),
+            containers: vec![ContainerSample {
+                name: name.clone(),
+                cgroup: path.to_owned(),
+                memory,
+                cpu,
+            }],
+            key: PodKey { namespace, name },
+            kind,
+            cgroup: path.to_owned(),
+            uid: None,
+            labels: BTreeMap::new(),
+        });
+    }
+}
+
+/// Time between two snapshots, for rates and the `window` field.
+pub fn window(earlier: &Snapshot, later: &Snapshot) -> Duration {
+    later.instant.saturating_duration_since(earlier.instant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_helpers() {
+        assert_eq!(normalise(""), "/");
+        assert_eq!(normalise("/a/b/"), "/a/b");
+        assert_eq!(join("/", "a"), "/a");
+        assert_eq!(join("/a", "b"), "/a/b");
+        assert_eq!(leaf("/a/docker"), "docker");
+    }
+}

@@ -1,0 +1,377 @@
+//! The command line: clap definitions, and kubectl/cobra-compatible errors.
+//!
+//! `workingset top` accepts kubectl's flags with kubectl's syntax (Go booleans
+//! such as `--no-headers=false`, the `nodes`/`no`/`pods`/`po` aliases) and,
+//! when parsing fails, prints the text cobra prints and exits 1, so scripts
+//! written for `kubectl top` behave the same.
+
+use std::path::PathBuf;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, Parser, Subcommand};
+use workingset_model::duration::GoDuration;
+
+/// workingset: from cgroup files to `kubectl top`, with every number explained.
+#[derive(Debug, Parser)]
+#[command(name = "workingset", version, about, long_about = None)]
+#[command(propagate_version = true)]
+pub struct Cli {
+    /// Log filter for diagnostics on stderr (tracing `EnvFilter` syntax, e.g. `debug`).
+    #[arg(long, global = true, env = "WORKINGSET_LOG", default_value = "warn")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Display resource (CPU/memory) usage, exactly as `kubectl top` prints it.
+    Top(TopArgs),
+}
+
+/// `workingset top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[command(subcommand)]
+    pub resource: TopResource,
+    #[command(flatten)]
+    pub local: LocalArgs,
+}
+
+/// Where the embedded local agent reads from.
+#[derive(Debug, Clone, Args)]
+pub struct LocalArgs {
+    /// The cgroup treated as the node, like the kubelet's --cgroup-root.
+    #[arg(long, global = true, default_value = "/", value_name = "PATH")]
+    pub cgroup_root: String,
+    /// Where the cgroup filesystem is mounted.
+    #[arg(
+        long,
+        global = true,
+        default_value = "/sys/fs/cgroup",
+        value_name = "DIR"
+    )]
+    pub cgroupfs: PathBuf,
+    /// The cgroup filesystem's mount point as /proc/self/mountinfo names it,
+    /// when it is read from elsewhere (a captured tree, a host mount in a pod).
+    #[arg(long, global = true, value_name = "DIR", hide = true)]
+    pub cgroupfs_mount_point: Option<PathBuf>,
+    /// Where procfs is mounted.
+    #[arg(long, global = true, default_value = "/proc", value_name = "DIR")]
+    pub proc: PathBuf,
+    /// Where sysfs is mounted (online CPUs).
+    #[arg(long, global = true, default_value = "/sys", value_name = "DIR")]
+    pub sys: PathBuf,
+    /// Time between the two samples that give CPU rates (Go duration: 1s, 500ms).
+    #[arg(long, global = true, default_value = "1s", value_name = "DURATION")]
+    pub window: GoDuration,
+    /// Name shown for this machine (default: its hostname).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// Print tables as this kubectl release does (1.27 … 1.33).
+    #[arg(long, global = true, default_value = "1.33", value_name = "VERSION")]
+    pub kubectl_version: String,
+}
+
+/// `top node` / `top pod`.
+#[derive(Debug, Subcommand)]
+pub enum TopResource {
+    /// Display resource (CPU/memory) usage of nodes.
+    #[command(visible_aliases = ["nodes", "no"])]
+    Node(TopNodeArgs),
+    /// Display resource (CPU/memory) usage of pods.
+    #[command(visible_aliases = ["pods", "po"])]
+    Pod(TopPodArgs),
+}
+
+/// Flags of `kubectl top node`.
+#[derive(Debug, Args)]
+pub struct TopNodeArgs {
+    /// Node name; all nodes when omitted.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.
+    #[arg(short = 'l', long = "selector", default_value = "")]
+    pub selector: String,
+    /// If non-empty, sort nodes list using specified field. The field can be either 'cpu' or 'memory'.
+    #[arg(long, default_value = "")]
+    pub sort_by: String,
+    /// If present, print output without headers.
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub no_headers: bool,
+    /// Print node resources based on Capacity instead of Allocatable(default) of the nodes.
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub show_capacity: bool,
+    /// Enables using protocol-buffers to access Metrics API (accepted; answers are JSON).
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true")]
+    pub use_protocol_buffers: bool,
+}
+
+/// Flags of `kubectl top pod`.
+#[derive(Debug, Args)]
+pub struct TopPodArgs {
+    /// Pod name; all pods of the namespace when omitted.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// If present, the namespace scope for this CLI request.
+    #[arg(short = 'n', long = "namespace")]
+    pub namespace: Option<String>,
+    /// If present, list the requested object(s) across all namespaces.
+    #[arg(short = 'A', long = "all-namespaces", value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub all_namespaces: bool,
+    /// Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.
+    #[arg(short = 'l', long = "selector", default_value = "")]
+    pub selector: String,
+    /// Selector (field query) to filter on, supports '=', '==', and '!='.
+    #[arg(long, default_value = "")]
+    pub field_selector: String,
+    /// If present, print usage of containers within a pod.
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub containers: bool,
+    /// If non-empty, sort pods list using specified field. The field can be either 'cpu' or 'memory'.
+    #[arg(long, default_value = "")]
+    pub sort_by: String,
+    /// If present, print output without headers.
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub no_headers: bool,
+    /// Print the sum of the resource usage.
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub sum: bool,
+    /// Enables using protocol-buffers to access Metrics API (accepted; answers are JSON).
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true")]
+    pub use_protocol_buffers: bool,
+}
+
+/// Go's `strconv.ParseBool`, which is what cobra accepts for boolean flags.
+pub fn parse_go_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {}: invalid syntax",
+            go_quote(text)
+        )),
+    }
+}
+
+/// Go's `%q` for the ASCII text flags contain.
+fn go_quote(text: &str) -> String {
+    format!("{text:?}")
+}
+
+/// A parse failure rendered the way cobra renders it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError {
+    /// Everything to print on stderr.
+    pub message: String,
+    /// Process exit code.
+    pub code: i32,
+}
+
+/// Turns a clap error into cobra's wording for the command that failed.
+///
+/// Help and version requests are not errors: they print on stdout and exit 0
+/// (returned with code 0 and the rendered text).
+pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
+    let command = command_path(args);
+    let see_usage = format!("See '{command} --help' for usage.");
+    let invalid_arg = || match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let message = match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            return UsageError {
+                message: error.render().to_string(),
+                code: 0,
+            };
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            return UsageError {
+                message: error.render().to_string(),
+                code: 1,
+            };
+        }
+        ErrorKind::UnknownArgument => {
+            let arg = invalid_arg();
+            if let Some(long) = arg.strip_prefix("--") {
+                let flag = long.split('=').next().unwrap_or(long);
+                format!("error: unknown flag: --{flag}\n{see_usage}")
+            } else if let Some(short) = arg.strip_prefix('-').and_then(|s| s.chars().next()) {
+                format!("error: unknown shorthand flag: '{short}' in {arg}\n{see_usage}")
+            } else {
+                // An extra positional argument: kubectl prints its usage line.
+                let resource = if command.ends_with("node") {
+                    "node"
+                } else {
+                    "pod"
+                };
+                format!(
+                    "error: {resource} [NAME | -l label]\nSee '{command} -h' for help and examples"
+                )
+            }
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::NoEquals => {
+            let arg = invalid_arg();
+            let flag = arg.split_whitespace().next().unwrap_or(&arg).to_owned();
+            let value = match error.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(s)) => Some(s.clone()),
+                _ => None,
+            };
+            match value {
+                Some(value) if !value.is_empty() => {
+                    let reason = parse_go_bool(&value)
+                        .err()
+                        .unwrap_or_else(|| "invalid value".to_owned());
+                    format!(
+                        "error: invalid argument {} for {} flag: {reason}\n{see_usage}",
+                        go_quote(&value),
+                        go_quote(&cobra_flag_name(&flag))
+                    )
+                }
+                // A flag missing its value is necessarily the last word typed,
+                // and cobra names it the way it was typed (`-n` vs `--namespace`).
+                _ => {
+                    let typed = args.last().map_or(flag.as_str(), String::as_str);
+                    format!(
+                        "error: flag needs an argument: {}\n{see_usage}",
+                        cobra_flag_ref(typed)
+                    )
+                }
+            }
+        }
+        _ => format!(
+            "error: {}\n{see_usage}",
+            first_line(&error.render().to_string())
+        ),
+    };
+    UsageError { message, code: 1 }
+}
+
+/// How cobra names a flag in "invalid argument" errors: `-A, --all-namespaces`.
+fn cobra_flag_name(flag: &str) -> String {
+    let long = flag.split(['=', ' ', '[', '<']).next().unwrap_or(flag);
+    match long {
+        "--all-namespaces" | "-A" => "-A, --all-namespaces".to_owned(),
+        "--selector" | "-l" => "-l, --selector".to_owned(),
+        "--namespace" | "-n" => "-n, --namespace".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// How cobra names a flag in "needs an argument" errors: `--sort-by`, `'n' in -n`.
+fn cobra_flag_ref(flag: &str) -> String {
+    let flag = flag.split(['=', ' ', '[', '<']).next().unwrap_or(flag);
+    match flag.strip_prefix('-') {
+        Some(short) if !short.starts_with('-') => format!("'{short}' in {flag}"),
+        _ => flag.to_owned(),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    text.lines().next().unwrap_or(text)
+}
+
+/// `workingset top node` / `workingset top pod`, as cobra names the command.
+fn command_path(args: &[String]) -> String {
+    let mut path = String::from("workingset");
+    let mut words = args.iter().skip(1).filter(|a| !a.starts_with('-'));
+    if let Some(command) = words.next() {
+        path.push(' ');
+        path.push_str(command);
+        if command == "top" {
+            if let Some(resource) = words.next() {
+                let canonical = match resource.as_str() {
+                    "node" | "nodes" | "no" => "node",
+                    _ => "pod",
+                };
+                path.push(' ');
+                path.push_str(canonical);
+            }
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail(line: &str) -> UsageError {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        let error = Cli::try_parse_from(&args).expect_err("should not parse");
+        usage_error(&error, &args)
+    }
+
+    fn parse(line: &str) -> Cli {
+        Cli::try_parse_from(line.split_whitespace()).unwrap()
+    }
+
+    // Expected texts were produced by kubectl.1.33 with the same arguments.
+    #[test]
+    fn unknown_flags_read_like_cobra() {
+        assert_eq!(
+            fail("workingset top node --containers").message,
+            "error: unknown flag: --containers\nSee 'workingset top node --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset top pod -x").message,
+            "error: unknown shorthand flag: 'x' in -x\nSee 'workingset top pod --help' for usage."
+        );
+    }
+
+    #[test]
+    fn extra_names_print_the_usage_line() {
+        let error = fail("workingset top pod a b");
+        assert_eq!(
+            error.message,
+            "error: pod [NAME | -l label]\nSee 'workingset top pod -h' for help and examples"
+        );
+        assert_eq!(error.code, 1);
+        assert_eq!(
+            fail("workingset top nodes a b").message,
+            "error: node [NAME | -l label]\nSee 'workingset top node -h' for help and examples"
+        );
+    }
+
+    #[test]
+    fn bad_booleans_and_missing_values() {
+        assert_eq!(
+            fail("workingset top pod --no-headers=x").message,
+            "error: invalid argument \"x\" for \"--no-headers\" flag: strconv.ParseBool: parsing \"x\": invalid syntax\nSee 'workingset top pod --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset top pod -A=x").message,
+            "error: invalid argument \"x\" for \"-A, --all-namespaces\" flag: strconv.ParseBool: parsing \"x\": invalid syntax\nSee 'workingset top pod --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset top pod --sort-by").message,
+            "error: flag needs an argument: --sort-by\nSee 'workingset top pod --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset top pod -n").message,
+            "error: flag needs an argument: 'n' in -n\nSee 'workingset top pod --help' for usage."
+        );
+    }
+
+    #[test]
+    fn go_booleans_and_aliases_parse() {
+        let cli = parse("workingset top po -A --containers=true --no-headers=F --sum");
+        let Command::Top(top) = cli.command;
+        let TopResource::Pod(pod) = top.resource else {
+            panic!("not a pod command")
+        };
+        assert!(pod.all_namespaces && pod.containers && pod.sum && !pod.no_headers);
+        assert!(pod.use_protocol_buffers);
+        let cli = parse("workingset top no worker-1 --window 250ms --cgroup-root /kubelet");
+        let Command::Top(top) = cli.command;
+        assert_eq!(top.local.cgroup_root, "/kubelet");
+        assert_eq!(top.local.window.to_string(), "250ms");
+        let TopResource::Node(node) = top.resource else {
+            panic!("not a node command")
+        };
+        assert_eq!(node.name.as_deref(), Some("worker-1"));
+    }
+}
