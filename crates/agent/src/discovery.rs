@@ -96,10 +96,10 @@ pub fn classify(path: &str) -> CgroupKind<'_> {
     let Some(&leaf) = components.last() else {
         return CgroupKind::Plain;
     };
-    if let Some(start) = components.iter().position(|c| is_kubepods(c)) {
-        if let Some(kind) = classify_kubepods(&components[start + 1..]) {
-            return kind;
-        }
+    if let Some(start) = components.iter().position(|c| is_kubepods(c))
+        && let Some(kind) = classify_kubepods(&components[start + 1..])
+    {
+        return kind;
     }
     if leaf.starts_with("crio-conmon-") {
         return CgroupKind::RuntimeHelper;

@@ -161,6 +161,16 @@ mod tests {
     }
 
     #[test]
+    fn bind_mounted_sub_tree_keeps_its_root() {
+        // A container without a cgroup namespace sees its own cgroup at the mount point.
+        let text = "1 0 0:6 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n";
+        let l = Layout::from_mountinfo(text, Path::new(ROOT))
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.v1_mount("memory").unwrap().root, "/docker/abc");
+    }
+
+    #[test]
     fn no_cgroup_mounts() {
         let text = "22 27 0:21 / /proc rw,relatime - proc proc rw\n";
         assert_eq!(Layout::from_mountinfo(text, Path::new(ROOT)), Ok(None));

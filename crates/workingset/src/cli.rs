@@ -281,15 +281,15 @@ fn command_path(args: &[String]) -> String {
     if let Some(command) = words.next() {
         path.push(' ');
         path.push_str(command);
-        if command == "top" {
-            if let Some(resource) = words.next() {
-                let canonical = match resource.as_str() {
-                    "node" | "nodes" | "no" => "node",
-                    _ => "pod",
-                };
-                path.push(' ');
-                path.push_str(canonical);
-            }
+        if command == "top"
+            && let Some(resource) = words.next()
+        {
+            let canonical = match resource.as_str() {
+                "node" | "nodes" | "no" => "node",
+                _ => "pod",
+            };
+            path.push(' ');
+            path.push_str(canonical);
         }
     }
     path

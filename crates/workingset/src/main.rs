@@ -94,10 +94,7 @@ fn run_top(top: TopArgs) -> ExitCode {
         }
     };
     let flushed = out.flush();
-    match result
-        .map_err(TopError::from)
-        .and(flushed.map_err(TopError::Output))
-    {
+    match result.and(flushed.map_err(TopError::Output)) {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`workingset top pod -A | head`) is not an error worth a message.
         Err(TopError::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {

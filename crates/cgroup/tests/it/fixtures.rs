@@ -526,3 +526,73 @@ fn parse_errors_name_file_and_line() {
     }
     assert!(err.to_string().contains("memory.stat:2"), "{err}");
 }
+
+/// A copy of the limited v1 container with `memory.use_hierarchy` 0 (or
+/// absent), in a temporary tree.
+fn v1_container_with_use_hierarchy(value: Option<&str>) -> workingset_cgroup::MemoryStats {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/self")).unwrap();
+    std::fs::copy(
+        fixture("v1-hybrid/proc/self/mountinfo"),
+        root.join("proc/self/mountinfo"),
+    )
+    .unwrap();
+    let src = fixture("v1-hybrid/sys/fs/cgroup/memory").join(V1_BURSTABLE.trim_start_matches('/'));
+    let dst = root.join("sys/fs/cgroup/memory/c");
+    std::fs::create_dir_all(&dst).unwrap();
+    for f in std::fs::read_dir(&src).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dst.join(f.file_name())).unwrap();
+    }
+    match value {
+        Some(v) => std::fs::write(dst.join("memory.use_hierarchy"), v).unwrap(),
+        None => std::fs::remove_file(dst.join("memory.use_hierarchy")).unwrap(),
+    }
+    Cgroups::open(Config::under(root))
+        .unwrap()
+        .reader()
+        .memory("/c")
+        .unwrap()
+}
+
+#[test]
+fn v1_without_use_hierarchy_reads_local_keys() {
+    let m = v1_container_with_use_hierarchy(Some("0\n"));
+    assert_eq!(
+        m.origin,
+        MemoryOrigin::V1 {
+            hierarchical: false,
+            swap_accounted: true
+        }
+    );
+    // The local keys: rss 8196096, cache 33570816 (equal to the totals in a
+    // leaf cgroup, but named differently in the sources).
+    assert_eq!((m.rss, m.cache), (8_196_096, 33_570_816));
+    assert_eq!(
+        m.source(MemoryField::Rss),
+        Source::Key {
+            file: "memory.stat",
+            key: "rss"
+        }
+    );
+    assert_eq!(
+        m.source(MemoryField::Cache).to_string(),
+        "memory.stat cache"
+    );
+    // cAdvisor uses total_inactive_file for the working set either way.
+    assert_eq!(m.working_set, 42_807_296 - 12_582_912);
+    assert_eq!(
+        m.source(MemoryField::InactiveFile).to_string(),
+        "memory.stat total_inactive_file"
+    );
+    // No memory.use_hierarchy at all: hierarchical, as on every kernel ≥ 5.x.
+    let m = v1_container_with_use_hierarchy(None);
+    assert!(matches!(
+        m.origin,
+        MemoryOrigin::V1 {
+            hierarchical: true,
+            ..
+        }
+    ));
+}

@@ -1,5 +1,8 @@
 //! Integration tests of the `workingset` binary.
 
+// Helpers of a test binary may panic: a panic is a failed test with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fixture_machine;
 mod this_machine;
 
