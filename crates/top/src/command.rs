@@ -124,6 +124,12 @@ pub struct TopNodeOptions {
     pub show_capacity: bool,
     /// `--use-protocol-buffers` (default true). It only changes what an HTTP
     /// source asks for, never the output, so `run_top_node` ignores it.
+    /// Measured with the real binaries: metrics requests send `Accept:
+    /// application/vnd.kubernetes.protobuf, */*` when true (1.27–1.33), and
+    /// when false `application/json, */*` (1.27–1.31) or
+    /// `application/vnd.kubernetes.protobuf,application/json` (1.32+), which
+    /// is also what 1.32+ send to the core API (`application/json, */*`
+    /// before).
     pub use_protocol_buffers: bool,
     /// The kubectl release to imitate.
     pub kubectl: KubectlVersion,

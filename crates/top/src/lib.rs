@@ -5,8 +5,9 @@
 //! same data, fail with the same messages and exit statuses, and make the
 //! same requests in the same order. This crate holds all of that:
 //!
-//! - [`tabwriter`]: Go's `text/tabwriter` with kubectl's parameters, which
-//!   decides every space of the output;
+//! - [`tabwriter`]: the tabwriter kubectl really uses (Go's `text/tabwriter`
+//!   as forked by `github.com/liggitt/tabwriter`, with remembered column
+//!   widths), which decides every space of the output;
 //! - [`printer`]: the node and pod tables (rounding, percentages, sorting,
 //!   `<unknown>` rows, `--containers`, `--sum`);
 //! - [`command`]: validation and request flow, through the

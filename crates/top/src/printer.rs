@@ -4,7 +4,10 @@
 //! Everything a reader of the output can observe is reproduced:
 //!
 //! - every cell, the last one of a row included, is followed by a tab, so
-//!   the [`TabWriter`] pads it and every line ends in spaces;
+//!   the [`TabWriter`] pads it and every line ends in spaces; rows with
+//!   fewer cells (a node without allocatable resources, the `--sum` footer)
+//!   split the columns into blocks whose widths the writer carries
+//!   downwards, as kubectl's `RememberWidths` writer does;
 //! - CPU is `Quantity::milli_value()` (rounded up) followed by `m`, memory is
 //!   `Quantity::value() / 2^20` (Go integer division) followed by `Mi`;
 //! - a node percentage is Go's `int64(float64(usage_milli) /

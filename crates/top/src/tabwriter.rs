@@ -1,21 +1,28 @@
-//! A reimplementation of Go's `text/tabwriter`, the aligner behind every
-//! table kubectl prints.
+//! A reimplementation of the tabwriter behind every table kubectl prints:
+//! Go's `text/tabwriter`, as forked by `github.com/liggitt/tabwriter`.
 //!
 //! kubectl writes each cell followed by `\t` and each row followed by `\n`
-//! into a `tabwriter.Writer` made by cli-runtime's `printers.GetNewTabWriter`
-//! (minwidth 6, tabwidth 4, padding 3, padchar `' '`, flags 0, see
-//! [`Config::KUBECTL`]), and calls `Flush` once at the end. To print the same
-//! bytes we need the same column rule, which is subtler than "pad every
-//! column to its widest cell":
+//! into the writer that cli-runtime's `printers.GetNewTabWriter` makes, and
+//! calls `Flush` once at the end. That writer is **not** the standard
+//! library's: it is `github.com/liggitt/tabwriter` (pinned by kubectl 1.27
+//! to 1.33 at commit `89fcab3d43de`, a copy of Go's `text/tabwriter` from
+//! 2018 plus one feature) with minwidth 6, tabwidth 4, padding 3, padchar
+//! `' '` and the flag `RememberWidths` ([`Config::KUBECTL`]). To print the
+//! same bytes we need the same rules:
 //!
 //! - A *cell* is text terminated by `\t` (or `\v`). The text after the last
 //!   tab of a line is also kept as a cell, but it is not part of any column:
 //!   it never influences widths and is never padded.
 //! - A *column block* is a run of consecutive lines that all have a
-//!   tab-terminated cell at that column index. Its width is
-//!   `max(minwidth, widest cell + padding)`, computed per block, so a line
-//!   with fewer cells splits the column into independent blocks above and
-//!   below it (kubectl's `--sum` footer relies on exactly this).
+//!   tab-terminated cell at that column index. Go's width for it is
+//!   `max(minwidth, widest cell + padding)`.
+//! - With `RememberWidths` (kubectl), the writer also keeps, per column
+//!   index, the largest width of the blocks formatted so far (across
+//!   flushes too), and a block is never narrower than that. Blocks are
+//!   formatted top to bottom, so a column only ever widens going down: a
+//!   short line splits a column into blocks, but the block below it is at
+//!   least as wide as the one above, while the one above is not widened by
+//!   the one below.
 //! - Widths count Unicode scalar values (Go runes); every byte that is not
 //!   part of valid UTF-8 counts as one.
 //! - Text between two `0xff` bytes (Go's `tabwriter.Escape`) is passed
@@ -25,9 +32,9 @@
 //! - `\f` ends the line and flushes, so the lines after it start new blocks;
 //!   it is written out as `\n`.
 //!
-//! Only Go's flag value `0` is supported (no `AlignRight`, `FilterHTML`,
-//! `DiscardEmptyColumns`, `TabIndent` or `Debug`): that is what kubectl uses.
-//! A pad character of `\t` works as in Go (cells are padded with tabs up to a
+//! Only the flags 0 and `RememberWidths` are supported (no `AlignRight`,
+//! `FilterHTML`, `DiscardEmptyColumns`, `TabIndent` or `Debug`). A pad
+//! character of `\t` works as in Go (cells are padded with tabs up to a
 //! multiple of the tab width).
 //!
 //! Output appears when [`TabWriter::flush`] is called ([`io::Write::flush`]),
@@ -37,8 +44,7 @@
 
 use std::io::{self, Write};
 
-/// The formatting parameters of Go's `tabwriter.Writer.Init` (flags are
-/// always 0 here).
+/// The formatting parameters of `tabwriter.Writer.Init`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Minimal width of a column, padding included.
@@ -49,6 +55,10 @@ pub struct Config {
     pub padding: usize,
     /// Byte used for padding; `\t` switches to tab padding.
     pub pad_char: u8,
+    /// liggitt/tabwriter's `RememberWidths` flag: a column block is never
+    /// narrower than the widest earlier block of the same column. `false`
+    /// is Go's `text/tabwriter` with flags 0.
+    pub remember_widths: bool,
 }
 
 impl Config {
@@ -58,7 +68,19 @@ impl Config {
         tab_width: 4,
         padding: 3,
         pad_char: b' ',
+        remember_widths: true,
     };
+
+    /// Go's `text/tabwriter` with flags 0.
+    pub const fn go(min_width: usize, tab_width: usize, padding: usize, pad_char: u8) -> Self {
+        Self {
+            min_width,
+            tab_width,
+            padding,
+            pad_char,
+            remember_widths: false,
+        }
+    }
 }
 
 impl Default for Config {
@@ -80,8 +102,8 @@ struct Cell {
     width: usize,
 }
 
-/// A writer that aligns tab-terminated cells into columns exactly like Go's
-/// `text/tabwriter` with flags 0.
+/// A writer that aligns tab-terminated cells into columns exactly like
+/// kubectl's tabwriter (or, configured so, Go's `text/tabwriter`).
 ///
 /// Write cells as `text\t` and lines ending in `\n`, then call
 /// [`flush`](io::Write::flush). `write` never fails unless a line that
@@ -106,6 +128,9 @@ pub struct TabWriter<W: Write> {
     line_starts: Vec<usize>,
     /// Widths of the enclosing column blocks while formatting.
     widths: Vec<usize>,
+    /// With `remember_widths`: the widest block seen so far per column.
+    /// Kept across flushes.
+    max_widths: Vec<usize>,
 }
 
 impl<W: Write> TabWriter<W> {
@@ -127,7 +152,21 @@ impl<W: Write> TabWriter<W> {
             cells: Vec::new(),
             line_starts: vec![0],
             widths: Vec::new(),
+            max_widths: Vec::new(),
         }
+    }
+
+    /// The remembered per-column widths (liggitt/tabwriter's
+    /// `RememberedWidths`); empty unless `remember_widths` is set.
+    pub fn remembered_widths(&self) -> &[usize] {
+        &self.max_widths
+    }
+
+    /// Replaces the remembered per-column widths (`SetRememberedWidths`),
+    /// for instance to continue the columns of another writer.
+    pub fn set_remembered_widths(&mut self, widths: &[usize]) {
+        self.max_widths.clear();
+        self.max_widths.extend_from_slice(widths);
     }
 
     /// The inner writer.
@@ -241,12 +280,38 @@ impl<W: Write> TabWriter<W> {
                 width = width.max(cell.width + self.config.padding);
                 line += 1;
             }
+            if self.config.remember_widths {
+                width = self.remember(width);
+            }
             self.widths.push(width);
             pos = self.format(pos, line0, line)?;
             self.widths.pop();
             line0 = line;
         }
         self.write_lines(pos, line0, line1)
+    }
+
+    /// liggitt/tabwriter's `RememberWidths` step for a block of the current
+    /// column: records a wider block, or widens a narrower one.
+    fn remember(&mut self, width: usize) -> usize {
+        let column = self.widths.len();
+        if self.max_widths.len() < column {
+            // Only after `set_remembered_widths` with fewer columns: the
+            // enclosing columns' widths count as remembered.
+            let known = self.max_widths.len();
+            self.max_widths.extend_from_slice(&self.widths[known..]);
+        }
+        match self.max_widths.get_mut(column) {
+            None => {
+                self.max_widths.push(width);
+                width
+            }
+            Some(max) if *max > width => *max,
+            Some(max) => {
+                *max = width;
+                width
+            }
+        }
     }
 
     /// Writes lines `line0..line1` with the column widths known so far.
@@ -372,12 +437,7 @@ mod tests {
     use super::*;
 
     fn config(min_width: usize, tab_width: usize, padding: usize, pad_char: u8) -> Config {
-        Config {
-            min_width,
-            tab_width,
-            padding,
-            pad_char,
-        }
+        Config::go(min_width, tab_width, padding, pad_char)
     }
 
     /// Runs `src` through a writer at once, byte by byte and in growing
@@ -552,17 +612,85 @@ mod tests {
     #[test]
     fn a_shorter_line_splits_column_blocks() {
         // Column 1 is a block of lines 1-2 and a separate block of line 4.
-        let mut w = TabWriter::new(Vec::new());
-        w.write_all(b"a\tlong-cell-text\t\nb\tx\t\nc\t\nd\ty\t\n")
-            .unwrap();
-        w.flush().unwrap();
+        let text = b"a\tlong-cell-text\t\nb\tx\t\nc\t\nd\ty\t\n";
+        let mut go = TabWriter::with_config(Vec::new(), config(6, 4, 3, b' '));
+        go.write_all(text).unwrap();
+        go.flush().unwrap();
         assert_eq!(
-            String::from_utf8(w.into_inner()).unwrap(),
+            String::from_utf8(go.into_inner()).unwrap(),
             format!(
                 "a{0:5}long-cell-text{0:3}\nb{0:5}x{0:16}\nc{0:5}\nd{0:5}y{0:5}\n",
                 ""
             )
         );
+        // kubectl's writer remembers the first block's width for the second.
+        let mut kubectl = TabWriter::new(Vec::new());
+        kubectl.write_all(text).unwrap();
+        kubectl.flush().unwrap();
+        assert_eq!(
+            String::from_utf8(kubectl.into_inner()).unwrap(),
+            format!(
+                "a{0:5}long-cell-text{0:3}\nb{0:5}x{0:16}\nc{0:5}\nd{0:5}y{0:16}\n",
+                ""
+            )
+        );
+    }
+
+    #[test]
+    fn a_wider_block_below_does_not_widen_the_one_above() {
+        let mut w = TabWriter::new(Vec::new());
+        w.write_all(b"a\tx\t\nc\t\nd\tlong-cell-text\t\n").unwrap();
+        w.flush().unwrap();
+        assert_eq!(
+            String::from_utf8(w.into_inner()).unwrap(),
+            format!("a{0:5}x{0:5}\nc{0:5}\nd{0:5}long-cell-text{0:3}\n", "")
+        );
+    }
+
+    /// liggitt/tabwriter's own test of `RememberWidths` across flushes.
+    #[test]
+    fn remembered_widths_across_flushes_like_liggitt_tabwriter() {
+        let remember = Config {
+            remember_widths: true,
+            ..config(6, 4, 3, b' ')
+        };
+        let mut w = TabWriter::with_config(Vec::new(), remember);
+        let mut expected = String::new();
+        let mut step = |w: &mut TabWriter<Vec<u8>>, input: &str, output: &str| {
+            w.write_all(input.as_bytes()).unwrap();
+            w.flush().unwrap();
+            expected.push_str(output);
+            assert_eq!(
+                String::from_utf8_lossy(w.get_ref()),
+                expected,
+                "after {input:?}"
+            );
+        };
+        step(
+            &mut w,
+            "First\tMiddle\tLast\na\tbb\tccc\nddd\teeeeeeeeeeeeee\tf\n",
+            "First   Middle           Last\na       bb               ccc\nddd     eeeeeeeeeeeeee   f\n",
+        );
+        step(&mut w, "g\th\ti\n", "g       h                i\n");
+        step(&mut w, "j\t\t\n", "j                        \n");
+        step(&mut w, "\tk\t\n", "        k                \n");
+        step(&mut w, "\t\tl\n", "                         l\n");
+        step(
+            &mut w,
+            "mmmmmmmmmmmmmmm\tnnn\tooo\n",
+            "mmmmmmmmmmmmmmm   nnn              ooo\n",
+        );
+        step(
+            &mut w,
+            "p\tq\tr\n",
+            "p                 q                r\n",
+        );
+        assert_eq!(w.remembered_widths(), [18, 17]);
+        w.set_remembered_widths(&[]);
+        step(&mut w, "sssss\tt\tu\n", "sssss   t     u\n");
+        assert_eq!(w.remembered_widths(), [8, 6]);
+        w.set_remembered_widths(&[10, 5, 5]);
+        step(&mut w, "v\tw\tx\n", "v         w     x\n");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Properties of the Go-compatible tabwriter on random input.
 //!
-//! The reference below states Go's column rule without Go's recursion: a
+//! The reference below states the column rule without Go's recursion: a
 //! tab-terminated cell at column `j` is padded to the widest cell (plus
 //! padding, at least the minimum width) among the maximal run of
 //! consecutive lines that all have a tab-terminated cell at column `j`.
 //! Such a run always lies inside one run of column `j - 1` (a cell at `j`
 //! implies one at `j - 1`), which is why this equals Go's nested column
-//! blocks.
+//! blocks. With `RememberWidths` (kubectl), the runs of a column are
+//! formatted top to bottom and each is at least as wide as the widest run
+//! above it: a running maximum.
 
 use std::io::Write;
 
@@ -18,22 +20,36 @@ type Line = (Vec<String>, String);
 
 fn reference(lines: &[Line], config: Config) -> String {
     let width = |text: &str| text.chars().count();
+    // Width of the run containing `line` at column `j`.
+    let run_width = |line: usize, j: usize| {
+        let has = |line: &Line| line.0.len() > j;
+        let mut first = line;
+        while first > 0 && has(&lines[first - 1]) {
+            first -= 1;
+        }
+        let mut last = line;
+        while last + 1 < lines.len() && has(&lines[last + 1]) {
+            last += 1;
+        }
+        let own = lines[first..=last]
+            .iter()
+            .map(|line| width(&line.0[j]) + config.padding)
+            .fold(config.min_width, usize::max);
+        (first, own)
+    };
     let mut out = String::new();
     for (i, (cells, trailing)) in lines.iter().enumerate() {
         for (j, cell) in cells.iter().enumerate() {
-            let has = |line: &Line| line.0.len() > j;
-            let mut first = i;
-            while first > 0 && has(&lines[first - 1]) {
-                first -= 1;
-            }
-            let mut last = i;
-            while last + 1 < lines.len() && has(&lines[last + 1]) {
-                last += 1;
-            }
-            let column = lines[first..=last]
-                .iter()
-                .map(|line| width(&line.0[j]) + config.padding)
-                .fold(config.min_width, usize::max);
+            let (first, own) = run_width(i, j);
+            let column = if config.remember_widths {
+                // The widest run of this column starting at or above this one.
+                (0..first)
+                    .filter(|&above| lines[above].0.len() > j)
+                    .map(|above| run_width(above, j).1)
+                    .fold(own, usize::max)
+            } else {
+                own
+            };
             out.push_str(cell);
             out.push_str(&" ".repeat(column - width(cell)));
         }
@@ -60,6 +76,24 @@ fn cell() -> impl Strategy<Value = String> {
     proptest::string::string_regex("[a-z0-9é日<>_%()-]{0,14}").unwrap()
 }
 
+/// A cell without spaces, so that cells can be found again in the output.
+fn word() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[a-z0-9é日<>_%()-]{1,14}").unwrap()
+}
+
+/// Character offsets where a space-separated word starts.
+fn word_starts(line: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut previous = ' ';
+    for (offset, c) in line.chars().enumerate() {
+        if c != ' ' && previous == ' ' {
+            starts.push(offset);
+        }
+        previous = c;
+    }
+    starts
+}
+
 fn lines() -> impl Strategy<Value = Vec<Line>> {
     proptest::collection::vec((proptest::collection::vec(cell(), 0..6), cell()), 0..14)
 }
@@ -75,44 +109,51 @@ fn format(config: Config, pieces: &[&[u8]]) -> Vec<u8> {
 
 proptest! {
     #[test]
-    fn output_follows_gos_column_rule(
+    fn output_follows_the_column_rule(
         lines in lines(),
         min_width in 0usize..8,
         padding in 0usize..4,
+        remember_widths in any::<bool>(),
     ) {
-        let config = Config { min_width, tab_width: 4, padding, pad_char: b' ' };
+        let config = Config { remember_widths, ..Config::go(min_width, 4, padding, b' ') };
         let text = input(&lines);
         let got = String::from_utf8(format(config, &[text.as_bytes()])).unwrap();
         prop_assert_eq!(got, reference(&lines, config));
     }
 
     #[test]
-    fn kubectl_rows_start_columns_alike_within_a_block(lines in lines()) {
-        // With kubectl's parameters every line of a block starts column j at
-        // the same character offset.
+    fn kubectl_columns_line_up_within_a_block_and_only_widen_downwards(
+        lines in proptest::collection::vec(
+            (proptest::collection::vec(word(), 0..6), proptest::option::of(word())),
+            0..14,
+        ),
+    ) {
+        // With kubectl's parameters, consecutive lines that both have a cell
+        // at column j start it at the same character offset, at least 3
+        // spaces separate it from the cell before, and no cell starts left
+        // of the same column's cell on an earlier line (remembered widths
+        // only grow).
+        let lines: Vec<Line> = lines
+            .into_iter()
+            .map(|(cells, trailing)| (cells, trailing.unwrap_or_default()))
+            .collect();
         let text = input(&lines);
         let got = String::from_utf8(format(Config::KUBECTL, &[text.as_bytes()])).unwrap();
-        prop_assert_eq!(&got, &reference(&lines, Config::KUBECTL));
-        let out_lines: Vec<&str> = got.lines().collect();
-        for j in 0..6 {
-            for i in 1..lines.len() {
-                if lines[i].0.len() > j && lines[i - 1].0.len() > j {
-                    let start = |line: &str, cells: &[String]| {
-                        // Offset of cell j: sum of the padded widths before it.
-                        let mut offset = 0;
-                        let mut rest = line;
-                        for cell in &cells[..j] {
-                            let w = cell.chars().count();
-                            let padded = rest.chars().skip(w).take_while(|c| *c == ' ').count();
-                            offset += w + padded;
-                            rest = &rest[rest.char_indices().nth(w + padded).map_or(rest.len(), |(b, _)| b)..];
-                        }
-                        offset
-                    };
-                    prop_assert_eq!(
-                        start(out_lines[i - 1], &lines[i - 1].0),
-                        start(out_lines[i], &lines[i].0)
-                    );
+        let starts: Vec<Vec<usize>> = got.lines().map(word_starts).collect();
+        prop_assert_eq!(starts.len(), lines.len());
+        for i in 0..lines.len() {
+            for j in 0..lines[i].0.len() {
+                if j > 0 {
+                    let previous_end = starts[i][j - 1] + lines[i].0[j - 1].chars().count();
+                    prop_assert!(starts[i][j] >= previous_end + 3);
+                }
+                if i > 0 && lines[i - 1].0.len() > j {
+                    prop_assert_eq!(starts[i - 1][j], starts[i][j], "line {} column {}", i, j);
+                }
+                for above in 0..i {
+                    if lines[above].0.len() > j {
+                        prop_assert!(starts[above][j] <= starts[i][j], "line {} column {}", i, j);
+                    }
                 }
             }
         }
@@ -131,7 +172,7 @@ proptest! {
         pad_char in prop_oneof![Just(b' '), Just(b'\t'), Just(b'.')],
         tab_width in 0usize..5,
     ) {
-        let config = Config { min_width: 6, tab_width, padding: 3, pad_char };
+        let config = Config { tab_width, pad_char, ..Config::KUBECTL };
         let whole = format(config, &[&data]);
         let mut points: Vec<usize> = cuts.iter().map(|i| i.index(data.len() + 1)).collect();
         points.sort_unstable();
