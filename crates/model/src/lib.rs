@@ -11,3 +11,4 @@ pub mod duration;
 pub mod metrics;
 pub mod rate;
 pub mod selector;
+pub mod summary;

@@ -3,9 +3,11 @@
 //! `workingset top pod -l … --field-selector …` and our Metrics API server's
 //! `labelSelector` / `fieldSelector` query parameters must accept, reject,
 //! print and match exactly what Kubernetes does, because users compare our
-//! output with kubectl's and metrics-server's word for word. The behaviour
-//! followed is that of k8s.io/apimachinery v0.36 (Kubernetes 1.36, the
-//! version metrics-server builds against):
+//! output with kubectl's and metrics-server's word for word. Parsing and
+//! matching are those of k8s.io/apimachinery; the error texts are the ones the
+//! kubectl 1.27–1.33 clients print (apimachinery v0.27–v0.34; 1.35 reworded a
+//! few validation messages, see `label.rs`), checked against those binaries
+//! in `tests/kubectl_selectors.rs`:
 //!
 //! - [`LabelSelector`] is `labels.Parse`: the full set-based syntax, label key
 //!   and value validation, the parser's error texts and the canonical

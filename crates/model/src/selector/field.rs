@@ -235,7 +235,8 @@ impl fmt::Display for FieldSelector {
 }
 
 /// Why selector text is not a valid field selector. The `Display` texts are
-/// `fields.ParseSelector`'s, byte for byte.
+/// `fields.ParseSelector`'s, byte for byte, as kubectl 1.27–1.33
+/// (apimachinery v0.27–v0.34) print them after `error: `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldSelectorError {
     /// A term has no `=`, `==` or `!=` (`x`, `x in (a)`).

@@ -13,6 +13,17 @@
 //! otherwise ignored. Keys and values are validated like Kubernetes label
 //! keys and values.
 //!
+//! # Error texts
+//!
+//! The error texts are those the kubectl 1.27–1.33 clients print, which
+//! build on apimachinery v0.27–v0.34; all seven print the same texts. They
+//! were checked against the real binaries (`tests/kubectl_selectors.rs`
+//! keeps checking them against kubectl 1.33). apimachinery 1.35 reworded
+//! some validation texts, which we do not follow: a key with several `/`
+//! is "a qualified name …" here ("a valid label key …" in 1.35+), and
+//! lengths are "must be no more than 63 characters" and "… 253 characters"
+//! ("… bytes" in 1.35+). Lengths are counted in bytes either way.
+//!
 //! The parser mirrors upstream's token-by-token decisions (rather than a
 //! cleaner grammar) because its error texts name the token it stopped at,
 //! and clients show those texts verbatim.
@@ -240,8 +251,9 @@ impl fmt::Display for LabelSelector {
 }
 
 /// Why selector text is not a valid label selector. The `Display` texts are
-/// `labels.Parse`'s, byte for byte; kubectl prints them after `error: `, and
-/// an API server returns them as a 400 Bad Request message.
+/// `labels.Parse`'s as kubectl 1.27–1.33 (apimachinery v0.27–v0.34) print
+/// them after `error: `, byte for byte; an API server returns them as a
+/// 400 Bad Request message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LabelSelectorError {
     /// A requirement cannot start with this token (`=v`, `(`, `,x`).
@@ -330,19 +342,21 @@ pub enum LabelSelectorError {
 }
 
 /// A rule of Kubernetes label keys (`[prefix/]name`) that a key breaks.
-/// `Display` gives the text `IsLabelKey` reports.
+/// `Display` gives the text `IsQualifiedName` reports in apimachinery
+/// v0.27–v0.34, as kubectl 1.27–1.33 print it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyProblem {
     /// The key has more than one `/`.
     #[error(
-        "a valid label key {NAME_RULE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        "a qualified name {NAME_RULE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
     )]
     TooManySlashes,
     /// The part before `/` is empty.
     #[error("prefix part must be non-empty")]
     EmptyPrefix,
-    /// The prefix is longer than 253 bytes.
-    #[error("prefix part must be no more than 253 bytes")]
+    /// The prefix is longer than 253 bytes. (The text says "characters",
+    /// but upstream measures bytes, as Go's `len` does.)
+    #[error("prefix part must be no more than 253 characters")]
     PrefixTooLong,
     /// The prefix is not a lowercase RFC 1123 subdomain.
     #[error("prefix part {SUBDOMAIN_RULE}")]
@@ -350,8 +364,9 @@ pub enum KeyProblem {
     /// The name (after any prefix) is empty.
     #[error("name part must be non-empty")]
     EmptyName,
-    /// The name is longer than 63 bytes.
-    #[error("name part must be no more than 63 bytes")]
+    /// The name is longer than 63 bytes. (The text says "characters", but
+    /// upstream measures bytes, as Go's `len` does.)
+    #[error("name part must be no more than 63 characters")]
     NameTooLong,
     /// The name has characters other than `[-A-Za-z0-9_.]`, or does not
     /// start and end with an alphanumeric character.
@@ -360,11 +375,13 @@ pub enum KeyProblem {
 }
 
 /// A rule of Kubernetes label values that a value breaks. `Display` gives
-/// the text `IsLabelValue` reports.
+/// the text `IsValidLabelValue` reports in apimachinery v0.27–v0.34, as
+/// kubectl 1.27–1.33 print it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LabelValueProblem {
-    /// Longer than 63 bytes.
-    #[error("must be no more than 63 bytes")]
+    /// Longer than 63 bytes. (The text says "characters", but upstream
+    /// measures bytes, as Go's `len` does.)
+    #[error("must be no more than 63 characters")]
     TooLong,
     /// Characters outside `[-A-Za-z0-9_.]`, or a non-alphanumeric first or
     /// last character.
@@ -425,7 +442,8 @@ impl fmt::Display for Aggregate<'_> {
 }
 
 /// Every rule of Kubernetes label keys that `key` breaks, in the order
-/// apimachinery's `IsLabelKey` reports them; empty when the key is valid.
+/// apimachinery's `IsQualifiedName` (v0.27–v0.34) reports them; empty when
+/// the key is valid.
 pub fn label_key_problems(key: &str) -> Vec<KeyProblem> {
     let mut problems = Vec::new();
     let name = match key.split_once('/') {
@@ -457,8 +475,8 @@ pub fn label_key_problems(key: &str) -> Vec<KeyProblem> {
 }
 
 /// Every rule of Kubernetes label values that `value` breaks, in the order
-/// apimachinery's `IsLabelValue` reports them; empty when the value is valid
-/// (the empty string is valid).
+/// apimachinery's `IsValidLabelValue` reports them; empty when the value is
+/// valid (the empty string is valid).
 pub fn label_value_problems(value: &str) -> Vec<LabelValueProblem> {
     let mut problems = Vec::new();
     if value.len() > 63 {

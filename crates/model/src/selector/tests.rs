@@ -1,6 +1,12 @@
 //! Table tests and properties for label and field selectors.
 //!
-//! Expectations marked "as apimachinery" come from apimachinery v0.36's
+//! Error texts are those the kubectl 1.27–1.33 clients print (apimachinery
+//! v0.27–v0.34, before 1.35 reworded some validation texts); they were
+//! checked against the real binaries, and `tests/kubectl_selectors.rs`
+//! keeps checking them against kubectl 1.33. The expectations here document
+//! the cases without needing kubectl.
+//!
+//! Expectations marked "as apimachinery" come from apimachinery's
 //! `pkg/labels/selector_test.go`, `pkg/fields/selector_test.go`, or from
 //! following its parser by hand where the tests only check that an error
 //! occurs; "seen in the wild" marks texts also quoted from real clusters.
@@ -33,6 +39,7 @@ fn field_error(text: &str) -> String {
 }
 
 const NAME_RULE: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const SUBDOMAIN_RULE: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const VALUE_RULE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
 #[test]
@@ -362,11 +369,11 @@ fn label_key_error_texts() {
         label_error("app.kubernetes_io/name=vault"),
         "unable to parse requirement: <nil>: Invalid value: \"app.kubernetes_io/name\": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
     );
-    // as apimachinery 1.35+ (1.34 and older said "a qualified name").
+    // As kubectl 1.27–1.33 (apimachinery 1.35+ says "a valid label key").
     assert_eq!(
         label_error("a/b/c=d"),
         format!(
-            "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a valid label key {NAME_RULE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a qualified name {NAME_RULE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
         )
     );
     assert_eq!(
@@ -383,14 +390,37 @@ fn label_key_error_texts() {
     assert_eq!(
         label_error(&long),
         format!(
-            "unable to parse requirement: <nil>: Invalid value: \"{long}\": name part must be no more than 63 bytes"
+            "unable to parse requirement: <nil>: Invalid value: \"{long}\": name part must be no more than 63 characters"
         )
     );
     let long_prefix = "p".repeat(254);
     assert_eq!(
         label_error(&format!("{long_prefix}/k")),
         format!(
-            "unable to parse requirement: <nil>: Invalid value: \"{long_prefix}/k\": prefix part must be no more than 253 bytes"
+            "unable to parse requirement: <nil>: Invalid value: \"{long_prefix}/k\": prefix part must be no more than 253 characters"
+        )
+    );
+    // Every broken rule is listed, prefix first, joined by "; ".
+    let bad_prefix = "P".repeat(254);
+    let bad_name = format!("-{long}");
+    assert_eq!(
+        label_error(&format!("{bad_prefix}/{bad_name}")),
+        format!(
+            "unable to parse requirement: <nil>: Invalid value: \"{bad_prefix}/{bad_name}\": prefix part must be no more than 253 characters; prefix part {SUBDOMAIN_RULE}; name part must be no more than 63 characters; name part {NAME_RULE}"
+        )
+    );
+    assert_eq!(
+        label_error(&format!("/{long}")),
+        format!(
+            "unable to parse requirement: <nil>: Invalid value: \"/{long}\": prefix part must be non-empty; name part must be no more than 63 characters"
+        )
+    );
+    // The limits count bytes, whatever the texts say: 32 'é' are 64 bytes.
+    let wide = "é".repeat(32);
+    assert_eq!(
+        label_error(&wide),
+        format!(
+            "unable to parse requirement: <nil>: Invalid value: \"{wide}\": name part must be no more than 63 characters; name part {NAME_RULE}"
         )
     );
     // Keys are quoted as Go's %q does: printable Unicode as is, the rest escaped.
@@ -407,7 +437,7 @@ fn label_key_error_texts() {
     assert_eq!(
         label_key_problems("-x"),
         vec![KeyProblem::NameCharacters],
-        "as apimachinery IsLabelKey"
+        "as apimachinery IsQualifiedName"
     );
     assert!(label_key_problems("example.com/MyName").is_empty());
 }
@@ -423,14 +453,21 @@ fn label_value_error_texts() {
     assert_eq!(
         label_error(&format!("x={long}")),
         format!(
-            "unable to parse requirement: values[0][x]: Invalid value: \"{long}\": must be no more than 63 bytes"
+            "unable to parse requirement: values[0][x]: Invalid value: \"{long}\": must be no more than 63 characters"
         )
     );
     let long_bad = format!("{long}.");
     assert_eq!(
         label_error(&format!("x={long_bad}")),
         format!(
-            "unable to parse requirement: values[0][x]: Invalid value: \"{long_bad}\": must be no more than 63 bytes; {VALUE_RULE}"
+            "unable to parse requirement: values[0][x]: Invalid value: \"{long_bad}\": must be no more than 63 characters; {VALUE_RULE}"
+        )
+    );
+    let wide = "é".repeat(32);
+    assert_eq!(
+        label_error(&format!("x={wide}")),
+        format!(
+            "unable to parse requirement: values[0][x]: Invalid value: \"{wide}\": must be no more than 63 characters; {VALUE_RULE}"
         )
     );
     // Several problems print as an aggregate, integer checks first.

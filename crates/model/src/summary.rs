@@ -1,0 +1,1 @@
+//! kubelet stats/v1alpha1 Summary API objects (being written).
