@@ -7,6 +7,8 @@
 //! workingset prints and serves.
 
 pub mod discovery;
+pub mod http;
 pub mod metrics;
 pub mod procs;
+pub mod runtime;
 pub mod sampler;

@@ -73,12 +73,44 @@ pub enum WorkloadKind {
 pub struct ContainerSample {
     /// Container name (see `docs/naming.md`).
     pub name: String,
+    /// Full container id, when the cgroup is a runtime's container.
+    pub id: Option<String>,
+    /// Image, when runtime metadata tells it.
+    pub image: Option<String>,
+    /// When the container started: runtime metadata, else the cgroup
+    /// directory's modification time.
+    pub started: Option<Time>,
     /// Cgroup path relative to the hierarchy root.
     pub cgroup: String,
     /// Memory figures.
     pub memory: MemoryStats,
     /// Cumulative CPU.
     pub cpu: CpuCounter,
+}
+
+/// Memory and CPU of one cgroup that is not itself a container.
+#[derive(Debug, Clone)]
+pub struct CgroupSample {
+    /// Cgroup path relative to the hierarchy root.
+    pub cgroup: String,
+    /// Memory figures.
+    pub memory: MemoryStats,
+    /// Cumulative CPU.
+    pub cpu: CpuCounter,
+    /// The cgroup directory's modification time.
+    pub started: Option<Time>,
+}
+
+/// The kubelet's system containers that could be identified on this node.
+#[derive(Debug, Clone, Default)]
+pub struct SystemContainers {
+    /// `kubepods` / `kubepods.slice`: all pods together.
+    pub pods: Option<CgroupSample>,
+    /// The kubelet's own cgroup (`kubelet.service`), when it is one.
+    pub kubelet: Option<CgroupSample>,
+    /// The container runtime's cgroup (`containerd.service`,
+    /// `docker.service`, `crio.service`), when it is one.
+    pub runtime: Option<CgroupSample>,
 }
 
 /// One pod (or pod-like workload) and its containers.
@@ -99,6 +131,9 @@ pub struct PodSample {
     pub created: Option<Time>,
     /// Containers, pause excluded.
     pub containers: Vec<ContainerSample>,
+    /// The pod cgroup's own figures (Kubernetes pods only): they include the
+    /// pause container and pod overhead, as the kubelet's pod-level figures do.
+    pub pod_cgroup: Option<CgroupSample>,
 }
 
 /// The node and every workload at one instant.
@@ -112,6 +147,8 @@ pub struct Snapshot {
     pub node: NodeStats,
     /// Workloads, in walk order.
     pub pods: Vec<PodSample>,
+    /// `pods`, `kubelet`, `runtime` system containers.
+    pub system: SystemContainers,
 }
 
 /// Reads snapshots of one machine.
@@ -141,16 +178,29 @@ impl Sampler {
         let mut walk = Walk {
             sampler: self,
             pods: Vec::new(),
+            system: SystemContainers::default(),
             visited: 0,
         };
         let root = walk.sampler.cgroup_root.clone();
         walk.visit_children(&root, 0).map_err(SampleError::Walk)?;
-        let pods = walk.pods;
+        let Walk { pods, system, .. } = walk;
         Ok(Snapshot {
             time,
             instant,
             node,
             pods,
+            system,
+        })
+    }
+
+    /// A non-container cgroup's figures, `None` if it vanished.
+    fn read_cgroup(&mut self, cgroup: &str) -> Option<CgroupSample> {
+        let (memory, cpu) = self.read_workload(cgroup)?;
+        Some(CgroupSample {
+            cgroup: cgroup.to_owned(),
+            memory,
+            cpu,
+            started: self.created(cgroup),
         })
     }
 
@@ -233,6 +283,7 @@ fn leaf(path: &str) -> &str {
 struct Walk<'a> {
     sampler: &'a mut Sampler,
     pods: Vec<PodSample>,
+    system: SystemContainers,
     visited: usize,
 }
 
@@ -273,7 +324,13 @@ impl Walk<'_> {
 
     fn visit(&mut self, parent: &str, path: &str, depth: usize) -> Result<(), CgroupError> {
         match discovery::classify(path) {
-            CgroupKind::AllPods | CgroupKind::QosParent(_) => self.visit_children(path, depth),
+            CgroupKind::AllPods => {
+                if self.system.pods.is_none() {
+                    self.system.pods = self.sampler.read_cgroup(path);
+                }
+                self.visit_children(path, depth)
+            }
+            CgroupKind::QosParent(_) => self.visit_children(path, depth),
             CgroupKind::Pod { uid, qos } => {
                 self.visit_pod(path, uid, qos);
                 Ok(())
@@ -293,11 +350,13 @@ impl Walk<'_> {
                     path,
                     namespace.to_owned(),
                     name,
+                    Some(id.to_owned()),
                     WorkloadKind::Container(runtime),
                 );
                 Ok(())
             }
             kind @ (CgroupKind::SystemdUnit { .. } | CgroupKind::Plain) => {
+                self.note_system_container(path);
                 let children = self.sampler.reader.children(path)?;
                 if !children.is_empty() {
                     return self.visit_children(path, depth);
@@ -309,6 +368,22 @@ impl Walk<'_> {
                 self.leaf_if_active(parent, path, kind);
                 Ok(())
             }
+        }
+    }
+
+    /// The kubelet's and the runtime's own cgroups, recognised by unit name
+    /// (the kubelet's `--kubelet-cgroups` / `--runtime-cgroups` are usually
+    /// these units under systemd).
+    fn note_system_container(&mut self, path: &str) {
+        let slot = match leaf(path) {
+            "kubelet.service" | "kubelet" => &mut self.system.kubelet,
+            "containerd.service" | "docker.service" | "crio.service" | "cri-docker.service" => {
+                &mut self.system.runtime
+            }
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = self.sampler.read_cgroup(path);
         }
     }
 
@@ -324,12 +399,16 @@ impl Walk<'_> {
                 continue;
             };
             let name = discovery::short_id(id).to_owned();
+            let id = id.to_owned();
             if procs::is_pause(&self.sampler.proc_root, &self.sampler.procs_text(&path)) {
                 continue;
             }
             if let Some((memory, cpu)) = self.sampler.read_workload(&path) {
                 containers.push(ContainerSample {
                     name,
+                    id: Some(id),
+                    image: None,
+                    started: self.sampler.created(&path),
                     cgroup: path,
                     memory,
                     cpu,
@@ -339,7 +418,9 @@ impl Walk<'_> {
         if containers.is_empty() {
             return;
         }
+        let pod_cgroup = self.sampler.read_cgroup(pod_path);
         self.pods.push(PodSample {
+            pod_cgroup,
             key: PodKey {
                 namespace: "kubepods".to_owned(),
                 name: uid.clone(),
@@ -367,28 +448,42 @@ impl Walk<'_> {
         }
         let name = leaf(path).to_owned();
         let namespace = self.namespace_of(parent);
-        self.push_single(path, namespace.to_owned(), name, kind, memory, cpu);
+        self.push_single(path, namespace.to_owned(), name, None, kind, memory, cpu);
     }
 
-    fn single(&mut self, path: &str, namespace: String, name: String, kind: WorkloadKind) {
+    fn single(
+        &mut self,
+        path: &str,
+        namespace: String,
+        name: String,
+        id: Option<String>,
+        kind: WorkloadKind,
+    ) {
         if let Some((memory, cpu)) = self.sampler.read_workload(path) {
-            self.push_single(path, namespace, name, kind, memory, cpu);
+            self.push_single(path, namespace, name, id, kind, memory, cpu);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn push_single(
         &mut self,
         path: &str,
         namespace: String,
         name: String,
+        id: Option<String>,
         kind: WorkloadKind,
         memory: MemoryStats,
         cpu: CpuCounter,
     ) {
+        let created = self.sampler.created(path);
         self.pods.push(PodSample {
-            created: self.sampler.created(path),
+            created,
+            pod_cgroup: None,
             containers: vec![ContainerSample {
                 name: name.clone(),
+                id,
+                image: None,
+                started: created,
                 cgroup: path.to_owned(),
                 memory,
                 cpu,

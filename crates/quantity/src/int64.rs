@@ -38,6 +38,22 @@ pub(crate) fn scale_up(base: i64, by: i32) -> Option<i64> {
     base.checked_mul(*factor)
 }
 
+/// What Go's `positiveScaleInt64` returns as its value, which
+/// `ScaledValue` uses without looking at the overflow flag: shifts of 1, 2,
+/// 3, 6 and 9 multiply in one step and hand back the wrapped product (0 for
+/// `i64::MIN`), every other shift multiplies digit by digit and gives up
+/// with 0.
+pub(crate) fn scale_up_as_go_reports(base: i64, by: i32) -> i64 {
+    if by <= 0 {
+        return base;
+    }
+    match by {
+        1 | 2 | 3 | 6 | 9 if base == i64::MIN => 0,
+        1 | 2 | 3 | 6 | 9 => base.wrapping_mul(POW10_I64[by as usize]),
+        _ => scale_up(base, by).unwrap_or(0),
+    }
+}
+
 /// `base ÷ 10^by` rounded away from zero, and whether that was exact.
 pub(crate) fn scale_down_away_from_zero(base: i64, by: i32) -> (i64, bool) {
     if by <= 0 {
@@ -141,6 +157,14 @@ mod tests {
         assert_eq!(scale_up(1, 19), None);
         assert_eq!(scale_up(i64::MAX, 1), None);
         assert_eq!(scale_up(7, -4), Some(7));
+    }
+
+    #[test]
+    fn overflowing_scale_up_reports_like_go() {
+        assert_eq!(scale_up_as_go_reports(i64::MAX, 3), -1000);
+        assert_eq!(scale_up_as_go_reports(i64::MAX, 4), 0);
+        assert_eq!(scale_up_as_go_reports(i64::MIN, 3), 0);
+        assert_eq!(scale_up_as_go_reports(12, 4), 120_000);
     }
 
     #[test]

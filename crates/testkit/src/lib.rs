@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod disk;
+pub mod docker;
 mod own_cgroup;
 pub mod workload;
 

@@ -73,10 +73,10 @@ fn metrics_server_helpers_match_the_constructor_rows() {
             None
         };
         // Negative rows have no unsigned helper equivalent.
-        if let Some(quantity) = helper {
-            if quantity.to_string() != expected {
-                failures.push(format!("line {line}: helper for {call} gave {quantity}"));
-            }
+        if let Some(quantity) = helper
+            && quantity.to_string() != expected
+        {
+            failures.push(format!("line {line}: helper for {call} gave {quantity}"));
         }
     }
     assert_no_failures("quantity-constructors.tsv", &failures);

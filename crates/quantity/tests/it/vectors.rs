@@ -66,7 +66,9 @@ fn negated_vectors_print_with_a_minus_sign() {
         }
         let want = format!("-{expected}");
         if negative.to_string() != want {
-            failures.push(format!("line {line}: -{input} gave {negative}, want {want}"));
+            failures.push(format!(
+                "line {line}: -{input} gave {negative}, want {want}"
+            ));
         }
     }
     assert_no_failures("quantity-vectors.tsv", &failures);

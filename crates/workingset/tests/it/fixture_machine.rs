@@ -133,6 +133,22 @@ fn machine(root: &Path) -> Vec<String> {
         "usage_usec 900000000\nuser_usec 600000000\nsystem_usec 300000000\n",
     );
 
+    // Parents carry the files of every cgroup; their figures include their children.
+    cgroup(
+        &cg.join("kubepods.slice"),
+        330 * MIB,
+        40 * MIB,
+        10 * MIB,
+        &[],
+    );
+    cgroup(
+        &cg.join("kubepods.slice/kubepods-burstable.slice"),
+        330 * MIB,
+        40 * MIB,
+        10 * MIB,
+        &[],
+    );
+    cgroup(&cg.join("system.slice"), 90 * MIB, 20 * MIB, 8 * MIB, &[]);
     let pod = cg.join(format!(
         "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{}.slice",
         POD_UID.replace('-', "_")

@@ -1,0 +1,1 @@
+//! A private dockerd for tests (being written).
