@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod procs;
 pub mod runtime;
 pub mod sampler;
+pub mod serve;

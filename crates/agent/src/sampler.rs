@@ -18,6 +18,7 @@ use workingset_model::metrics::Time;
 
 use crate::discovery::{self, CgroupKind, QosClass, Runtime};
 use crate::procs;
+use crate::runtime::Inventory;
 
 /// Deepest cgroup nesting walked below the cgroup root.
 const MAX_DEPTH: usize = 32;
@@ -170,12 +171,20 @@ impl Sampler {
         }
     }
 
-    /// One full pass.
+    /// One full pass, naming workloads from their cgroup paths only.
     pub fn sample(&mut self) -> Result<Snapshot, SampleError> {
+        self.sample_with(&Inventory::default())
+    }
+
+    /// One full pass, naming workloads from what the container runtimes
+    /// reported (`inventory`) where they know a cgroup, from its path where
+    /// they do not (see `docs/naming.md`).
+    pub fn sample_with(&mut self, inventory: &Inventory) -> Result<Snapshot, SampleError> {
         let instant = Instant::now();
         let time = Time(jiff::Timestamp::now());
         let node = self.reader.node().map_err(SampleError::Node)?;
         let mut walk = Walk {
+            inventory,
             sampler: self,
             pods: Vec::new(),
             system: SystemContainers::default(),
@@ -281,6 +290,7 @@ fn leaf(path: &str) -> &str {
 
 /// State of one pass's walk.
 struct Walk<'a> {
+    inventory: &'a Inventory,
     sampler: &'a mut Sampler,
     pods: Vec<PodSample>,
     system: SystemContainers,
@@ -345,14 +355,47 @@ impl Walk<'_> {
                         self.namespace_of(parent)
                     }
                 };
-                let name = discovery::short_id(id).to_owned();
-                self.single(
-                    path,
-                    namespace.to_owned(),
-                    name,
-                    Some(id.to_owned()),
-                    WorkloadKind::Container(runtime),
-                );
+                match self.inventory.containers.get(id) {
+                    // A sandbox outside the kubelet's layout is still not a workload.
+                    Some(info) if info.sandbox => {}
+                    Some(info) => {
+                        let info = info.clone();
+                        if let Some((memory, cpu)) = self.sampler.read_workload(path) {
+                            let started = info
+                                .started_at
+                                .map(Time)
+                                .or_else(|| self.sampler.created(path));
+                            self.pods.push(PodSample {
+                                key: PodKey {
+                                    namespace: namespace.to_owned(),
+                                    name: info.name.clone(),
+                                },
+                                kind: WorkloadKind::Container(runtime),
+                                cgroup: path.to_owned(),
+                                uid: None,
+                                labels: info.labels.clone(),
+                                created: started,
+                                containers: vec![ContainerSample {
+                                    name: info.name,
+                                    id: Some(info.id),
+                                    image: Some(info.image),
+                                    started,
+                                    cgroup: path.to_owned(),
+                                    memory,
+                                    cpu,
+                                }],
+                                pod_cgroup: None,
+                            });
+                        }
+                    }
+                    None => self.single(
+                        path,
+                        namespace.to_owned(),
+                        discovery::short_id(id).to_owned(),
+                        Some(id.to_owned()),
+                        WorkloadKind::Container(runtime),
+                    ),
+                }
                 Ok(())
             }
             kind @ (CgroupKind::SystemdUnit { .. } | CgroupKind::Plain) => {
@@ -398,17 +441,25 @@ impl Walk<'_> {
             let CgroupKind::PodContainer { id, .. } = discovery::classify(&path) else {
                 continue;
             };
-            let name = discovery::short_id(id).to_owned();
-            let id = id.to_owned();
-            if procs::is_pause(&self.sampler.proc_root, &self.sampler.procs_text(&path)) {
+            let info = self.inventory.containers.get(id);
+            let is_sandbox = match info {
+                Some(info) => info.sandbox,
+                None => procs::is_pause(&self.sampler.proc_root, &self.sampler.procs_text(&path)),
+            };
+            if is_sandbox {
                 continue;
             }
             if let Some((memory, cpu)) = self.sampler.read_workload(&path) {
+                let started = info
+                    .and_then(|i| i.started_at)
+                    .map(Time)
+                    .or_else(|| self.sampler.created(&path));
                 containers.push(ContainerSample {
-                    name,
-                    id: Some(id),
-                    image: None,
-                    started: self.sampler.created(&path),
+                    name: info
+                        .map_or_else(|| discovery::short_id(id).to_owned(), |i| i.name.clone()),
+                    id: Some(id.to_owned()),
+                    image: info.map(|i| i.image.clone()),
+                    started,
                     cgroup: path,
                     memory,
                     cpu,
@@ -419,17 +470,29 @@ impl Walk<'_> {
             return;
         }
         let pod_cgroup = self.sampler.read_cgroup(pod_path);
-        self.pods.push(PodSample {
-            pod_cgroup,
-            key: PodKey {
+        let info = self.inventory.pods.get(&uid);
+        let key = match info {
+            Some(pod) => PodKey {
+                namespace: pod.namespace.clone(),
+                name: pod.name.clone(),
+            },
+            None => PodKey {
                 namespace: "kubepods".to_owned(),
                 name: uid.clone(),
             },
+        };
+        let created = info
+            .and_then(|pod| pod.created_at)
+            .map(Time)
+            .or_else(|| self.sampler.created(pod_path));
+        self.pods.push(PodSample {
+            pod_cgroup,
+            key,
             kind: WorkloadKind::KubernetesPod(qos),
-            created: self.sampler.created(pod_path),
+            created,
             cgroup: pod_path.to_owned(),
             uid: Some(uid),
-            labels: BTreeMap::new(),
+            labels: info.map(|pod| pod.labels.clone()).unwrap_or_default(),
             containers,
         });
     }

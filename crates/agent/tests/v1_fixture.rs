@@ -77,3 +77,100 @@ fn the_node_is_the_root_cgroup() {
     assert_eq!(snapshot.node.cpu.usage_ns, 87_241_080_564);
     assert!(snapshot.node.meminfo.mem_total > 0);
 }
+
+mod with_runtime_metadata {
+    use std::collections::BTreeMap;
+
+    use workingset_agent::runtime::{ContainerInfo, Inventory, PodInfo, PodRef, RuntimeKind};
+    use workingset_agent::sampler::Sampler;
+
+    const BURSTABLE_UID: &str = "0a5c1b4e-7c3d-4d51-9c0e-3f1f5d0e2a11";
+    const APP: &str = "4b2e9c8f1a7d3e6b5c0f9a8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c";
+    const BESTEFFORT_UID: &str = "6e1d2c3b-4a59-4f68-8e7d-6c5b4a392817";
+    const SANDBOX: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+    fn container(id: &str, name: &str, uid: &str, sandbox: bool) -> ContainerInfo {
+        ContainerInfo {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            image: "registry.example/shop:1.2".to_owned(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            pod: Some(PodRef {
+                name: "web-0".to_owned(),
+                namespace: "shop".to_owned(),
+                uid: uid.to_owned(),
+            }),
+            sandbox_id: None,
+            sandbox,
+            started_at: Some("2026-11-23T10:00:00Z".parse().unwrap()),
+            runtime: RuntimeKind::Docker,
+        }
+    }
+
+    fn inventory() -> Inventory {
+        let mut inventory = Inventory::default();
+        inventory
+            .containers
+            .insert(APP.to_owned(), container(APP, "app", BURSTABLE_UID, false));
+        inventory.containers.insert(
+            SANDBOX.to_owned(),
+            container(SANDBOX, "POD", BESTEFFORT_UID, true),
+        );
+        inventory.pods.insert(
+            BURSTABLE_UID.to_owned(),
+            PodInfo {
+                uid: BURSTABLE_UID.to_owned(),
+                name: "web-0".to_owned(),
+                namespace: "shop".to_owned(),
+                labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
+                annotations: BTreeMap::new(),
+                created_at: Some("2026-11-23T09:59:58Z".parse().unwrap()),
+                sandbox_id: "sandbox".to_owned(),
+                runtime: RuntimeKind::Docker,
+            },
+        );
+        inventory
+    }
+
+    #[test]
+    fn pods_and_containers_take_their_runtime_names() {
+        let mut sampler = Sampler::new(&super::fixture());
+        let snapshot = sampler.sample_with(&inventory()).unwrap();
+        let pod = snapshot
+            .pods
+            .iter()
+            .find(|p| p.uid.as_deref() == Some(BURSTABLE_UID))
+            .unwrap();
+        assert_eq!(
+            (pod.key.namespace.as_str(), pod.key.name.as_str()),
+            ("shop", "web-0")
+        );
+        assert_eq!(pod.labels.get("app").map(String::as_str), Some("web"));
+        assert_eq!(pod.created.unwrap().to_string(), "2026-11-23T09:59:58Z");
+        let app = &pod.containers[0];
+        assert_eq!(app.name, "app");
+        assert_eq!(app.image.as_deref(), Some("registry.example/shop:1.2"));
+        assert_eq!(app.started.unwrap().to_string(), "2026-11-23T10:00:00Z");
+    }
+
+    #[test]
+    fn a_sandbox_known_to_the_runtime_is_not_a_container() {
+        let mut sampler = Sampler::new(&super::fixture());
+        let snapshot = sampler.sample_with(&inventory()).unwrap();
+        let besteffort = snapshot
+            .pods
+            .iter()
+            .find(|p| p.uid.as_deref() == Some(BESTEFFORT_UID))
+            .unwrap();
+        // The runtime does not know this pod: it keeps its path-based name,
+        // and only the container the runtime does not call a sandbox remains.
+        assert_eq!(besteffort.key.namespace, "kubepods");
+        let names: Vec<&str> = besteffort
+            .containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["d1e2f3a4b5c6"]);
+    }
+}

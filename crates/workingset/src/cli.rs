@@ -3,12 +3,15 @@
 //! `workingset top` accepts kubectl's flags with kubectl's syntax (Go booleans
 //! such as `--no-headers=false`, the `nodes`/`no`/`pods`/`po` aliases) and,
 //! when parsing fails, prints the text cobra prints and exits 1, so scripts
-//! written for `kubectl top` behave the same.
+//! written for `kubectl top` behave the same. `workingset agent` shares the
+//! flags that say where the machine's files are ([`SourceArgs`]).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser, Subcommand};
+use workingset_cgroup::Config;
 use workingset_model::duration::GoDuration;
 
 /// workingset: from cgroup files to `kubectl top`, with every number explained.
@@ -16,9 +19,11 @@ use workingset_model::duration::GoDuration;
 #[command(name = "workingset", version, about, long_about = None)]
 #[command(propagate_version = true)]
 pub struct Cli {
-    /// Log filter for diagnostics on stderr (tracing `EnvFilter` syntax, e.g. `debug`).
-    #[arg(long, global = true, env = "WORKINGSET_LOG", default_value = "warn")]
-    pub log: String,
+    /// Log filter for diagnostics on stderr (tracing `EnvFilter` syntax, e.g.
+    /// `debug`) [default: `warn`; `info` for `agent`, a daemon whose start
+    /// and stop should be on record].
+    #[arg(long, global = true, env = "WORKINGSET_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -28,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Display resource (CPU/memory) usage, exactly as `kubectl top` prints it.
     Top(TopArgs),
+    /// Serve this machine's figures as a kubelet does (/stats/summary,
+    /// /metrics/resource, /metrics/cadvisor) for metrics-server and Prometheus.
+    Agent(AgentArgs),
 }
 
 /// `workingset top`.
@@ -39,9 +47,13 @@ pub struct TopArgs {
     pub local: LocalArgs,
 }
 
-/// Where the embedded local agent reads from.
+/// Where this machine's files are: what `top` and `agent` both read.
+///
+/// The flags are `global` so that `top` takes them after its resource
+/// (`workingset top pod -A --cgroup-root X`); on `agent`, which has no
+/// subcommands, that changes nothing.
 #[derive(Debug, Clone, Args)]
-pub struct LocalArgs {
+pub struct SourceArgs {
     /// The cgroup treated as the node, like the kubelet's --cgroup-root.
     #[arg(long, global = true, default_value = "/", value_name = "PATH")]
     pub cgroup_root: String,
@@ -63,15 +75,112 @@ pub struct LocalArgs {
     /// Where sysfs is mounted (online CPUs).
     #[arg(long, global = true, default_value = "/sys", value_name = "DIR")]
     pub sys: PathBuf,
-    /// Time between the two samples that give CPU rates (Go duration: 1s, 500ms).
-    #[arg(long, global = true, default_value = "1s", value_name = "DURATION")]
-    pub window: GoDuration,
     /// Name shown for this machine (default: its hostname).
     #[arg(long, global = true, value_name = "NAME")]
     pub node_name: Option<String>,
+    /// Docker Engine API socket, for container names and labels ("" = don't ask).
+    #[arg(
+        long,
+        global = true,
+        default_value = "/var/run/docker.sock",
+        value_name = "PATH"
+    )]
+    pub docker_socket: String,
+    /// CRI socket (containerd, CRI-O, cri-dockerd), for pod names and labels ("" = don't ask).
+    #[arg(
+        long,
+        global = true,
+        default_value = "/run/containerd/containerd.sock",
+        value_name = "PATH"
+    )]
+    pub cri_socket: String,
+}
+
+impl SourceArgs {
+    /// The cgroup reader's configuration these flags describe.
+    pub fn cgroup_config(&self) -> Config {
+        Config {
+            proc_root: self.proc.clone(),
+            sys_root: self.sys.clone(),
+            cgroupfs_root: self.cgroupfs.clone(),
+            cgroupfs_mount_point: self
+                .cgroupfs_mount_point
+                .clone()
+                .unwrap_or_else(|| self.cgroupfs.clone()),
+            cgroup_root: self.cgroup_root.clone(),
+        }
+    }
+
+    /// Which container runtimes to ask, from `--docker-socket` and `--cri-socket`.
+    pub fn runtime_config(&self) -> workingset_agent::runtime::RuntimeConfig {
+        workingset_agent::runtime::RuntimeConfig {
+            docker_socket: workingset_agent::runtime::socket_flag(&self.docker_socket),
+            cri_socket: workingset_agent::runtime::socket_flag(&self.cri_socket),
+            ..workingset_agent::runtime::RuntimeConfig::default()
+        }
+    }
+
+    /// `--node-name`, else the machine's hostname (lower-cased, as the
+    /// kubelet names its node), else `localhost`.
+    pub fn node_name(&self) -> String {
+        if let Some(name) = &self.node_name {
+            return name.clone();
+        }
+        std::fs::read_to_string(self.proc.join("sys/kernel/hostname"))
+            .ok()
+            .map(|name| name.trim().to_lowercase())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    }
+}
+
+/// Where the embedded local agent of `top` reads from, and how.
+#[derive(Debug, Clone, Args)]
+pub struct LocalArgs {
+    /// The machine's files.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Time between the two samples that give CPU rates (Go duration: 1s, 500ms).
+    #[arg(long, global = true, default_value = "1s", value_name = "DURATION")]
+    pub window: GoDuration,
     /// Print tables as this kubectl release does (1.27 … 1.33).
     #[arg(long, global = true, default_value = "1.33", value_name = "VERSION")]
     pub kubectl_version: String,
+}
+
+/// `workingset agent`: the node agent's HTTP server.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The machine's files.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Address to serve on. Loopback by default, for safety: use
+    /// `0.0.0.0:10250` (with --token-file and TLS) to serve metrics-server as
+    /// a kubelet does.
+    #[arg(long, default_value = "127.0.0.1:10250", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Time between two sampling passes (Go duration: 10s, 500ms).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub housekeeping_interval: GoDuration,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-private-key-file).
+    #[arg(long, value_name = "FILE", requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of --tls-cert-file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// Require `Authorization: Bearer <token>` with the token in this file on
+    /// every endpoint but /healthz.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// A Go duration that is more than zero.
+fn parse_positive_duration(text: &str) -> Result<GoDuration, String> {
+    let duration: GoDuration = text.parse().map_err(|e| format!("{e}"))?;
+    if duration.0.is_zero() {
+        return Err("must be more than zero".to_owned());
+    }
+    Ok(duration)
 }
 
 /// `top node` / `top pod`.
@@ -200,6 +309,12 @@ pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
                 format!("error: unknown flag: --{flag}\n{see_usage}")
             } else if let Some(short) = arg.strip_prefix('-').and_then(|s| s.chars().next()) {
                 format!("error: unknown shorthand flag: '{short}' in {arg}\n{see_usage}")
+            } else if !command.starts_with("workingset top") {
+                format!(
+                    "error: unknown command {} for {}\n{see_usage}",
+                    go_quote(&arg),
+                    go_quote(&command)
+                )
             } else {
                 // An extra positional argument: kubectl prints its usage line.
                 let resource = if command.ends_with("node") {
@@ -221,8 +336,12 @@ pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
             };
             match value {
                 Some(value) if !value.is_empty() => {
-                    let reason = parse_go_bool(&value)
-                        .err()
+                    // The value parser's own message (Go's ParseBool text for
+                    // booleans, Go's ParseDuration text for durations), as
+                    // pflag reports it.
+                    let reason = std::error::Error::source(error)
+                        .map(ToString::to_string)
+                        .or_else(|| parse_go_bool(&value).err())
                         .unwrap_or_else(|| "invalid value".to_owned());
                     format!(
                         "error: invalid argument {} for {} flag: {reason}\n{see_usage}",
@@ -240,6 +359,24 @@ pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
                     )
                 }
             }
+        }
+        ErrorKind::MissingRequiredArgument => {
+            // Flags one of the others needs (`--tls-cert-file` without its
+            // key): cobra's wording for required flags.
+            let missing: Vec<String> = match error.get(ContextKind::InvalidArg) {
+                Some(ContextValue::Strings(args)) => args
+                    .iter()
+                    .map(|arg| {
+                        let name = arg.split([' ', '=', '<']).next().unwrap_or(arg);
+                        go_quote(name.trim_start_matches('-'))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            format!(
+                "error: required flag(s) {} not set\n{see_usage}",
+                missing.join(", ")
+            )
         }
         _ => format!(
             "error: {}\n{see_usage}",
@@ -357,17 +494,83 @@ mod tests {
     }
 
     #[test]
+    fn agent_flags_and_their_errors() {
+        let cli = parse("workingset agent");
+        let Command::Agent(agent) = cli.command else {
+            panic!("not an agent command")
+        };
+        assert_eq!(agent.listen.to_string(), "127.0.0.1:10250");
+        assert_eq!(agent.housekeeping_interval.to_string(), "10s");
+        assert_eq!(agent.source.cgroup_root, "/");
+        assert!(agent.tls_cert_file.is_none() && agent.token_file.is_none());
+        assert!(cli.log.is_none());
+
+        let cli = parse(
+            "workingset agent --listen 0.0.0.0:10250 --housekeeping-interval 1m30s --cgroup-root /kubepods --node-name n1 --token-file /t --tls-cert-file /c --tls-private-key-file /k --log debug",
+        );
+        let Command::Agent(agent) = cli.command else {
+            panic!("not an agent command")
+        };
+        assert_eq!(agent.listen.to_string(), "0.0.0.0:10250");
+        assert_eq!(agent.housekeeping_interval.0.as_secs(), 90);
+        assert_eq!(agent.source.cgroup_root, "/kubepods");
+        assert_eq!(agent.source.node_name(), "n1");
+        assert_eq!(cli.log.as_deref(), Some("debug"));
+
+        assert_eq!(
+            fail("workingset agent --tls-cert-file /c").message,
+            "error: required flag(s) \"tls-private-key-file\" not set\nSee 'workingset agent --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset agent --housekeeping-interval 0s").message,
+            "error: invalid argument \"0s\" for \"--housekeeping-interval\" flag: must be more than zero\nSee 'workingset agent --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset agent --housekeeping-interval 10").message,
+            "error: invalid argument \"10\" for \"--housekeeping-interval\" flag: time: invalid duration \"10\"\nSee 'workingset agent --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset agent extra").message,
+            "error: unknown command \"extra\" for \"workingset agent\"\nSee 'workingset agent --help' for usage."
+        );
+        // Top-only flags are not agent flags.
+        assert_eq!(
+            fail("workingset agent --window 1s").message,
+            "error: unknown flag: --window\nSee 'workingset agent --help' for usage."
+        );
+    }
+
+    #[test]
+    fn top_takes_the_source_flags_anywhere() {
+        let cli = parse("workingset top --cgroup-root /a pod -A --proc /p --node-name n");
+        let Command::Top(top) = cli.command else {
+            panic!("not a top command")
+        };
+        assert_eq!(top.local.source.cgroup_root, "/a");
+        assert_eq!(top.local.source.proc.to_str(), Some("/p"));
+        assert_eq!(top.local.source.node_name(), "n");
+        assert_eq!(
+            fail("workingset top node --window x").message,
+            "error: invalid argument \"x\" for \"--window\" flag: time: invalid duration \"x\"\nSee 'workingset top node --help' for usage."
+        );
+    }
+
+    #[test]
     fn go_booleans_and_aliases_parse() {
         let cli = parse("workingset top po -A --containers=true --no-headers=F --sum");
-        let Command::Top(top) = cli.command;
+        let Command::Top(top) = cli.command else {
+            panic!("not a top command")
+        };
         let TopResource::Pod(pod) = top.resource else {
             panic!("not a pod command")
         };
         assert!(pod.all_namespaces && pod.containers && pod.sum && !pod.no_headers);
         assert!(pod.use_protocol_buffers);
         let cli = parse("workingset top no worker-1 --window 250ms --cgroup-root /kubelet");
-        let Command::Top(top) = cli.command;
-        assert_eq!(top.local.cgroup_root, "/kubelet");
+        let Command::Top(top) = cli.command else {
+            panic!("not a top command")
+        };
+        assert_eq!(top.local.source.cgroup_root, "/kubelet");
         assert_eq!(top.local.window.to_string(), "250ms");
         let TopResource::Node(node) = top.resource else {
             panic!("not a node command")

@@ -11,48 +11,46 @@ use std::thread;
 
 use anyhow::Context as _;
 use workingset_agent::metrics::{MachineMetrics, machine_metrics};
+use workingset_agent::runtime::{Inventory, RuntimeClients, RuntimeConfig};
 use workingset_agent::sampler::Sampler;
-use workingset_cgroup::{Cgroups, Config};
+use workingset_cgroup::Cgroups;
 use workingset_model::metrics::{Node, NodeMetrics, ObjectMeta, Pod, PodMetrics};
 use workingset_model::selector::{FieldSelector, LabelSelector, METRICS_API_FIELDS};
 use workingset_top::{MetricsSource, Query, SourceError, Status};
 
 use crate::cli::LocalArgs;
 
-/// Samples this machine twice, `--window` apart.
+/// Samples this machine twice, `--window` apart, with names from the
+/// container runtimes when they answer.
 pub fn sample(args: &LocalArgs) -> anyhow::Result<MachineMetrics> {
-    let config = Config {
-        proc_root: args.proc.clone(),
-        sys_root: args.sys.clone(),
-        cgroupfs_root: args.cgroupfs.clone(),
-        cgroupfs_mount_point: args
-            .cgroupfs_mount_point
-            .clone()
-            .unwrap_or_else(|| args.cgroupfs.clone()),
-        cgroup_root: args.cgroup_root.clone(),
-    };
-    let cgroups = Cgroups::open(config).context(
+    let source = &args.source;
+    let cgroups = Cgroups::open(source.cgroup_config()).context(
         "cannot find the cgroup filesystem; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)",
     )?;
     tracing::debug!(hierarchy = ?cgroups.hierarchy(), "Detected cgroups");
+    let inventory = runtime_inventory(source.runtime_config())?;
     let mut sampler = Sampler::new(&cgroups);
-    let earlier = sampler.sample().context("first sample failed")?;
+    let earlier = sampler
+        .sample_with(&inventory)
+        .context("first sample failed")?;
     thread::sleep(args.window.0);
-    let later = sampler.sample().context("second sample failed")?;
-    let node_name = match &args.node_name {
-        Some(name) => name.clone(),
-        None => hostname(args),
-    };
-    Ok(machine_metrics(&node_name, &earlier, &later))
+    let later = sampler
+        .sample_with(&inventory)
+        .context("second sample failed")?;
+    Ok(machine_metrics(&source.node_name(), &earlier, &later))
 }
 
-/// The machine's hostname, as the kubelet names its node by default.
-fn hostname(args: &LocalArgs) -> String {
-    std::fs::read_to_string(args.proc.join("sys/kernel/hostname"))
-        .ok()
-        .map(|name| name.trim().to_lowercase())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
+/// Asks the container runtimes once; a runtime that is absent or fails
+/// contributes nothing (workloads keep their path-based names).
+fn runtime_inventory(config: RuntimeConfig) -> anyhow::Result<Inventory> {
+    if config.docker_socket.is_none() && config.cri_socket.is_none() {
+        return Ok(Inventory::default());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime that asks the container runtimes")?;
+    Ok(runtime.block_on(RuntimeClients::new(&config).inventory()))
 }
 
 /// This machine's metrics behind kubectl's requests.

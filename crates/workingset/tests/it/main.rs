@@ -3,6 +3,7 @@
 // Helpers of a test binary may panic: a panic is a failed test with a message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent;
 mod fixture_machine;
 mod this_machine;
 
