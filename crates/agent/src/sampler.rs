@@ -18,7 +18,7 @@ use workingset_model::metrics::Time;
 
 use crate::discovery::{self, CgroupKind, QosClass, Runtime};
 use crate::procs;
-use crate::runtime::Inventory;
+use crate::runtime::{Inventory, RuntimeKind};
 
 /// Deepest cgroup nesting walked below the cgroup root.
 const MAX_DEPTH: usize = 32;
@@ -360,6 +360,14 @@ impl Walk<'_> {
                     Some(info) if info.sandbox => {}
                     Some(info) => {
                         let info = info.clone();
+                        // The runtime knows what the path may not tell (a
+                        // Docker container under a custom --cgroup-parent).
+                        let namespace = match info.runtime {
+                            RuntimeKind::Docker => "docker",
+                            RuntimeKind::Containerd => "containerd",
+                            RuntimeKind::CriO => "cri-o",
+                            RuntimeKind::Cri => namespace,
+                        };
                         if let Some((memory, cpu)) = self.sampler.read_workload(path) {
                             let started = info
                                 .started_at

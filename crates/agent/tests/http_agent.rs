@@ -172,7 +172,7 @@ async fn wait_for_metric(addr: SocketAddr, predicate: impl Fn(&str) -> bool) -> 
     }
 }
 
-/// The value of the sample `name` in OpenMetrics text.
+/// The value of the sample `name` in Prometheus text.
 fn sample(metrics: &str, name: &str) -> f64 {
     metrics
         .lines()
@@ -238,8 +238,7 @@ async fn serves_the_kubelet_endpoints_once_the_first_pass_is_done() {
     .await;
     let own = get(addr, "/metrics").await;
     assert!(
-        own.content_type()
-            .starts_with("application/openmetrics-text"),
+        own.content_type().starts_with("text/plain; version=0.0.4"),
         "{}",
         own.content_type()
     );
@@ -269,15 +268,21 @@ async fn serves_the_kubelet_endpoints_once_the_first_pass_is_done() {
             "workingset_agent_last_successful_pass_timestamp_seconds"
         ) > 1.7e9
     );
-    assert!(metrics.contains("workingset_agent_housekeeping_duration_seconds_count"));
+    assert!(sample(&metrics, "workingset_agent_housekeeping_seconds_total") > 0.0);
+    assert!(
+        sample(
+            &metrics,
+            "workingset_agent_housekeeping_last_duration_seconds"
+        ) > 0.0
+    );
     assert!(
         metrics.contains(
-            "workingset_agent_http_requests_total{route=\"/stats/summary\",code=\"405\"} 1"
+            "workingset_agent_http_requests_total{code=\"405\",route=\"/stats/summary\"} 1"
         ),
         "{metrics}"
     );
     assert!(
-        metrics.contains("workingset_agent_http_requests_total{route=\"other\",code=\"404\"} 2"),
+        metrics.contains("workingset_agent_http_requests_total{code=\"404\",route=\"other\"} 2"),
         "{metrics}"
     );
     shutdown(agent).await;

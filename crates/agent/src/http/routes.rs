@@ -25,8 +25,7 @@ use crate::serve::{self, Observation};
 
 /// Prometheus text exposition 0.0.4, as the kubelet labels it.
 pub(crate) const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
-/// What `prometheus-client` writes.
-const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Plain-text bodies (health, errors).
 const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
 
@@ -179,14 +178,8 @@ async fn cadvisor(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: the agent's own metrics.
 async fn own_metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();
-    match state.telemetry.encode(&mut out) {
-        Ok(()) => text(StatusCode::OK, OPENMETRICS_TEXT, out),
-        Err(_) => text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            PLAIN_TEXT,
-            "Internal Error: cannot encode the agent's metrics\n",
-        ),
-    }
+    state.telemetry.encode(&mut out);
+    text(StatusCode::OK, PROMETHEUS_TEXT, out)
 }
 
 /// `GET /healthz`: the server answers. Data freshness is on `/metrics`

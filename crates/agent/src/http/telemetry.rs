@@ -1,19 +1,23 @@
-//! The agent's own metrics, served on `/metrics` in OpenMetrics text.
+//! The agent's own metrics, served on `/metrics` in the Prometheus text
+//! format (0.0.4), written by `workingset-expfmt`.
 //!
 //! These describe the agent (how long passes take, whether they fail, what
 //! the HTTP side answers), not the node: the node's figures are on
 //! `/metrics/resource` and `/metrics/cadvisor`. Label values come from fixed
 //! sets (route names, status codes), never from request paths, so a scanner
 //! cannot grow the series count.
+//!
+//! The same text format as the node endpoints (rather than OpenMetrics from
+//! `prometheus-client`) keeps every endpoint of the agent valid for
+//! `promtool check metrics` and for any Prometheus-format scraper; the
+//! handful of figures needs nothing more than atomics.
 
-use std::sync::atomic::AtomicU64;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use workingset_expfmt::{Exposition, MetricType, Sample};
 
 /// Outcome of one housekeeping pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,97 +28,49 @@ pub(crate) enum Outcome {
     Error,
 }
 
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Error => "error",
-        }
+/// A float kept in an `AtomicU64` as its bits.
+#[derive(Debug, Default)]
+struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+
+    fn set(&self, value: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+
+    fn add(&self, value: f64) {
+        // Only the housekeeping task writes; the loop never spins in practice.
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + value).to_bits())
+            });
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct PassLabels {
-    outcome: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct RequestLabels {
-    route: &'static str,
-    code: u16,
-}
-
-/// Handles to every metric, and the registry that encodes them.
-#[derive(Debug)]
+/// Every metric of the agent.
+#[derive(Debug, Default)]
 pub(crate) struct Telemetry {
-    registry: Registry,
-    pass_duration: Histogram,
-    passes: Family<PassLabels, Counter>,
-    cgroups: Gauge,
-    workloads: Gauge,
-    last_pass: Gauge<f64, AtomicU64>,
-    requests: Family<RequestLabels, Counter>,
+    /// Duration of the newest pass.
+    last_pass_seconds: AtomicF64,
+    /// Seconds spent in passes, all together: its rate over the pass
+    /// counter's rate is the mean pass duration.
+    pass_seconds: AtomicF64,
+    passes_success: AtomicU64,
+    passes_error: AtomicU64,
+    cgroups: AtomicU64,
+    workloads: AtomicU64,
+    last_pass: AtomicF64,
+    /// (route, code) → count; a handful of entries, touched once per request.
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
 }
 
 impl Telemetry {
     pub(crate) fn new() -> Self {
-        let mut registry = Registry::with_prefix("workingset_agent");
-        // 1 ms … ~33 s: a pass over a few containers takes milliseconds, a
-        // node with thousands of cgroups seconds.
-        let pass_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
-        registry.register(
-            "housekeeping_duration_seconds",
-            "Time one housekeeping (sampling) pass took",
-            pass_duration.clone(),
-        );
-        let passes = Family::<PassLabels, Counter>::default();
-        registry.register(
-            "housekeeping_passes",
-            "Housekeeping passes, by outcome",
-            passes.clone(),
-        );
-        // Both series exist from the start, so a rate() over errors is 0,
-        // not absent, on a healthy agent.
-        for outcome in [Outcome::Success, Outcome::Error] {
-            passes
-                .get_or_create(&PassLabels {
-                    outcome: outcome.as_str(),
-                })
-                .get();
-        }
-        let cgroups = Gauge::default();
-        registry.register(
-            "cgroups_sampled",
-            "Cgroups read in the last successful pass (containers, pod cgroups, system containers)",
-            cgroups.clone(),
-        );
-        let workloads = Gauge::default();
-        registry.register(
-            "workloads",
-            "Workloads (pods and pod-like units) found in the last successful pass",
-            workloads.clone(),
-        );
-        let last_pass = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "last_successful_pass_timestamp_seconds",
-            "Unix time of the last successful housekeeping pass",
-            last_pass.clone(),
-        );
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by route and status code",
-            requests.clone(),
-        );
-        Self {
-            registry,
-            pass_duration,
-            passes,
-            cgroups,
-            workloads,
-            last_pass,
-            requests,
-        }
+        Self::default()
     }
 
     /// Records one pass; `published` holds the figures of a successful one.
@@ -124,30 +80,98 @@ impl Telemetry {
         outcome: Outcome,
         published: Option<PassFigures>,
     ) {
-        self.pass_duration.observe(seconds);
-        self.passes
-            .get_or_create(&PassLabels {
-                outcome: outcome.as_str(),
-            })
-            .inc();
+        self.last_pass_seconds.set(seconds);
+        self.pass_seconds.add(seconds);
+        match outcome {
+            Outcome::Success => self.passes_success.fetch_add(1, Ordering::Relaxed),
+            Outcome::Error => self.passes_error.fetch_add(1, Ordering::Relaxed),
+        };
         if let Some(figures) = published {
-            self.cgroups.set(saturating_i64(figures.cgroups));
-            self.workloads.set(saturating_i64(figures.workloads));
+            self.cgroups
+                .store(saturating_u64(figures.cgroups), Ordering::Relaxed);
+            self.workloads
+                .store(saturating_u64(figures.workloads), Ordering::Relaxed);
             self.last_pass.set(figures.unix_seconds);
         }
     }
 
     /// Records one answered request.
     pub(crate) fn record_request(&self, route: &'static str, code: u16) {
-        self.requests
-            .get_or_create(&RequestLabels { route, code })
-            .inc();
+        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        *requests.entry((route, code)).or_insert(0) += 1;
     }
 
-    /// The OpenMetrics text of every metric.
-    pub(crate) fn encode(&self, out: &mut String) -> std::fmt::Result {
-        prometheus_client::encoding::text::encode(out, &self.registry)
+    /// The Prometheus text of every metric.
+    pub(crate) fn encode(&self, out: &mut String) {
+        let mut exposition = Exposition::new();
+        gauge(
+            &mut exposition,
+            "workingset_agent_housekeeping_last_duration_seconds",
+            "Time the newest housekeeping (sampling) pass took",
+            self.last_pass_seconds.get(),
+        );
+        exposition
+            .family(
+                "workingset_agent_housekeeping_seconds_total",
+                "Time spent in housekeeping passes; divided by the passes it gives the mean duration",
+                MetricType::Counter,
+            )
+            .push(Sample::new(self.pass_seconds.get()));
+        let passes = exposition.family(
+            "workingset_agent_housekeeping_passes_total",
+            "Housekeeping passes, by outcome",
+            MetricType::Counter,
+        );
+        for (outcome, count) in [
+            ("error", &self.passes_error),
+            ("success", &self.passes_success),
+        ] {
+            passes
+                .push(Sample::new(count.load(Ordering::Relaxed) as f64).label("outcome", outcome));
+        }
+        gauge(
+            &mut exposition,
+            "workingset_agent_cgroups_sampled",
+            "Cgroups read in the last successful pass (containers, pod cgroups, system containers)",
+            self.cgroups.load(Ordering::Relaxed) as f64,
+        );
+        gauge(
+            &mut exposition,
+            "workingset_agent_workloads",
+            "Workloads (pods and pod-like units) found in the last successful pass",
+            self.workloads.load(Ordering::Relaxed) as f64,
+        );
+        gauge(
+            &mut exposition,
+            "workingset_agent_last_successful_pass_timestamp_seconds",
+            "Unix time of the last successful housekeeping pass",
+            self.last_pass.get(),
+        );
+        let requests = exposition.family(
+            "workingset_agent_http_requests_total",
+            "HTTP requests answered, by route and status code",
+            MetricType::Counter,
+        );
+        let counts = self
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for ((route, code), count) in counts {
+            requests.push(
+                Sample::new(count as f64)
+                    .label("code", code.to_string())
+                    .label("route", route),
+            );
+        }
+        exposition.render(out);
     }
+}
+
+fn gauge(exposition: &mut Exposition, name: &'static str, help: &'static str, value: f64) {
+    exposition
+        .family(name, help, MetricType::Gauge)
+        .push(Sample::new(value));
 }
 
 /// What a successful pass found.
@@ -161,6 +185,6 @@ pub(crate) struct PassFigures {
     pub(crate) unix_seconds: f64,
 }
 
-fn saturating_i64(value: usize) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
+fn saturating_u64(value: usize) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
 }

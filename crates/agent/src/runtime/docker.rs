@@ -270,10 +270,7 @@ impl DockerClient {
             .header(header::HOST, "docker")
             .header(header::ACCEPT, "application/json")
             .body(Empty::<Bytes>::new())
-            .map_err(|e| RuntimeError::Body {
-                call,
-                source: Box::new(e),
-            })?;
+            .map_err(|source| RuntimeError::Request { call, source })?;
         let response = sender
             .send_request(request)
             .await

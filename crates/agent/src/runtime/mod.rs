@@ -210,6 +210,16 @@ pub enum RuntimeError {
         #[source]
         source: hyper::Error,
     },
+    /// A request to dockerd could not be built (a path that is not a
+    /// valid URI).
+    #[error("{call}: invalid request: {source}")]
+    Request {
+        /// Which call.
+        call: &'static str,
+        /// Why.
+        #[source]
+        source: hyper::http::Error,
+    },
     /// dockerd answered with a status other than success.
     #[error("{call}: dockerd answered {status}: {message}")]
     Status {

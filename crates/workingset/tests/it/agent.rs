@@ -30,9 +30,9 @@ fn machine() -> Vec<String> {
 }
 
 /// A running agent process; killed and reaped on drop.
-struct Agent {
+pub(super) struct Agent {
     child: Child,
-    addr: SocketAddr,
+    pub(super) addr: SocketAddr,
     /// stderr lines, read on a thread so the pipe never fills.
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
@@ -42,6 +42,11 @@ impl Agent {
     /// Starts `workingset agent` and waits (at most 30 s) for its
     /// `Listening addr=…` line.
     fn start(extra: &[&str]) -> Agent {
+        Agent::start_on(&machine(), extra)
+    }
+
+    /// Starts `workingset agent` on the machine `machine_flags` describe.
+    pub(super) fn start_on(machine_flags: &[String], extra: &[&str]) -> Agent {
         let mut child = Command::new(env!("CARGO_BIN_EXE_workingset"))
             .arg("agent")
             .args([
@@ -50,7 +55,7 @@ impl Agent {
                 "--housekeeping-interval",
                 "200ms",
             ])
-            .args(machine())
+            .args(machine_flags)
             .args(extra)
             .env_remove("WORKINGSET_LOG")
             .stdin(Stdio::null())
@@ -152,7 +157,7 @@ impl Drop for Agent {
 }
 
 /// A plain HTTP/1.1 GET with `Connection: close`; (status code, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+pub(super) fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -177,7 +182,7 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// Polls `path` until 200, for at most 15 s.
-fn wait_for_200(addr: SocketAddr, path: &str) -> String {
+pub(super) fn wait_for_200(addr: SocketAddr, path: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (status, body) = get(addr, path);

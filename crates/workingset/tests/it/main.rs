@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent;
+mod docker;
 mod fixture_machine;
 mod this_machine;
 
