@@ -1,6 +1,6 @@
 //! `workingset top` end to end on a made-up cgroup v2 machine: a captured
-//! layout (kubepods with the systemd driver, a Docker container, a systemd
-//! service) whose figures are fixed, so the whole table can be checked byte
+//! layout (kubepods with the systemd driver under containerd and CRI-O, a
+//! Docker container, a systemd service) whose figures are fixed, so the whole table can be checked byte
 //! for byte against figures worked out by hand.
 //!
 //! The counters do not move between the two samples, so every CPU cell is
@@ -15,6 +15,8 @@ const POD_UID: &str = "0a5c1b4e-7c3d-4d51-9c0e-3f1f5d0e2a11";
 const APP_ID: &str = "4b2e9c8f1a7d3e6b5c0f9a8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c";
 const SIDECAR_ID: &str = "7c0ffee1a7d3e6b5c0f9a8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c0";
 const PAUSE_ID: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0";
+const CRIO_POD_UID: &str = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+const CRIO_ID: &str = "c710c710a7d3e6b5c0f9a8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c1";
 const DOCKER_ID: &str = "d0cce7a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
 const MIB: u64 = 1 << 20;
 
@@ -175,6 +177,36 @@ fn machine(root: &Path) -> Vec<String> {
         0,
         &[100],
     );
+    // A BestEffort pod under CRI-O: its container, and conmon's own cgroup,
+    // which is a runtime helper and not a container.
+    let crio_pod = cg.join(format!(
+        "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice",
+        CRIO_POD_UID.replace('-', "_")
+    ));
+    cgroup(
+        &cg.join("kubepods.slice/kubepods-besteffort.slice"),
+        12 * MIB,
+        0,
+        0,
+        &[],
+    );
+    cgroup(&crio_pod, 12 * MIB, 0, 0, &[]);
+    cgroup(
+        &crio_pod.join(format!("crio-{CRIO_ID}.scope")),
+        10 * MIB,
+        0,
+        0,
+        &[103],
+    );
+    cgroup(
+        &crio_pod.join(format!("crio-conmon-{CRIO_ID}.scope")),
+        MIB,
+        0,
+        0,
+        &[104],
+    );
+    process(root, 103, "worker");
+    process(root, 104, "conmon");
     process(root, 100, "pause");
     process(root, 101, "app");
     process(root, 102, "envoy");
@@ -240,13 +272,15 @@ fn top_pod_names_every_workload_and_leaves_out_pause() {
     //   sidecar  20 +  2 + 1.25      =  23.25 MiB →  23Mi
     //   docker   64 + 16 + 1.25 −  8 =  73.25 MiB →  73Mi
     //   ssh       3 +  1 + 1.25      =   5.25 MiB →   5Mi
-    // The pause container (its only process is `pause`) and the empty,
-    // uncharged old.service are not listed.
+    //   CRI-O   10 +  0 + 1.25      =  11.25 MiB →  11Mi
+    // The pause container (its only process is `pause`), CRI-O's conmon
+    // cgroup and the empty, uncharged old.service are not listed.
     let expected = "\
 NAMESPACE      POD                                    NAME           CPU(cores)   MEMORY(bytes)   
 docker         d0cce7a1b2c3                           d0cce7a1b2c3   0m           73Mi            
 kubepods       0a5c1b4e-7c3d-4d51-9c0e-3f1f5d0e2a11   4b2e9c8f1a7d   0m           221Mi           
 kubepods       0a5c1b4e-7c3d-4d51-9c0e-3f1f5d0e2a11   7c0ffee1a7d3   0m           23Mi            
+kubepods       9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d   c710c710a7d3   0m           11Mi            
 system.slice   ssh.service                            ssh.service    0m           5Mi             
 ";
     assert_eq!(stdout(&output), expected);
@@ -257,13 +291,15 @@ fn pod_rows_sum_their_containers_exactly() {
     let root = tempfile::tempdir().unwrap();
     let output = run(root.path(), &["top", "pod", "-n", "kubepods", "--sum"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    // 221.25 + 23.25 = 244.5 MiB → 244Mi: summed in bytes, rounded once.
+    // 221.25 + 23.25 = 244.5 MiB → 244Mi: summed in bytes, rounded once;
+    // the total 244.5 + 11.25 = 255.75 MiB → 255Mi.
     assert_eq!(
         stdout(&output),
         "NAME                                   CPU(cores)   MEMORY(bytes)   \n\
          0a5c1b4e-7c3d-4d51-9c0e-3f1f5d0e2a11   0m           244Mi           \n\
+         9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d   0m           11Mi            \n\
          \x20                                      ________     ________        \n\
-         \x20                                      0m           244Mi           \n"
+         \x20                                      0m           255Mi           \n"
     );
 }
 
