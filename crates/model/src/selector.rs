@@ -96,8 +96,9 @@ impl<T: Lookup + ?Sized> Lookup for &T {
 ///
 /// Kubernetes puts offending keys and values into its messages with `%q`, so
 /// ours must escape the same characters the same way.
+/// Also used for the names in API status messages (`… "NAME" not found`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct GoQuoted<'a>(pub(crate) &'a str);
+pub struct GoQuoted<'a>(pub &'a str);
 
 impl fmt::Display for GoQuoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -17,6 +17,7 @@
 pub mod disk;
 pub mod docker;
 mod own_cgroup;
+pub mod process;
 pub mod workload;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -16,7 +16,7 @@ use std::fmt::{self, Write as _};
 use std::io;
 
 use workingset_model::duration::GoDuration;
-use workingset_model::selector::{FieldSelectorError, LabelSelectorError};
+use workingset_model::selector::{FieldSelectorError, GoQuoted, LabelSelectorError};
 
 use crate::printer::InvalidSortBy;
 
@@ -236,29 +236,6 @@ impl TopError {
     /// The process exit status kubectl uses for this error.
     pub fn exit_code(&self) -> i32 {
         1
-    }
-}
-
-/// Go's `%q` for the names that appear in API messages: quotes and
-/// backslashes escaped, control characters as `\n`, `\t`, `\xNN`, `\u…`.
-struct GoQuoted<'a>(&'a str);
-
-impl fmt::Display for GoQuoted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_char('"')?;
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                c if (c as u32) < 0x20 || c == '\u{7f}' => write!(f, "\\x{:02x}", c as u32)?,
-                c if c.is_control() => write!(f, "\\u{:04x}", c as u32)?,
-                c => f.write_char(c)?,
-            }
-        }
-        f.write_char('"')
     }
 }
 

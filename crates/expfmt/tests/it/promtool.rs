@@ -2,9 +2,8 @@
 //! render. Without promtool the test fails unless
 //! `WORKINGSET_SKIP_PROMTOOL=1` says skipping is intended.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::golden::full_exposition;
 
@@ -28,30 +27,13 @@ fn promtool_check_metrics_accepts_rendered_output() {
         );
     };
     let text = full_exposition().to_string();
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {}: {e}", promtool.display()));
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(text.as_bytes()).unwrap();
-    } // closes stdin so promtool sees EOF
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("promtool check metrics did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = child.wait_with_output().unwrap();
+    let out = workingset_testkit::process::run(
+        Command::new(&promtool).args(["check", "metrics"]),
+        Some(text.as_bytes()),
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("running {}: {e}", promtool.display()));
+    let status = out.status;
     assert!(
         status.success(),
         "promtool check metrics failed ({status}):\nstdout: {}\nstderr: {}\ninput:\n{text}",

@@ -10,10 +10,9 @@
 //! When they are missing the tests fail, unless `WORKINGSET_SKIP_KUBECTL=1`
 //! is set, in which case they pass after saying so on stderr.
 
-use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use workingset_model::metrics::{NodeMetrics, Time};
 use workingset_top::gosort::{self, GoSort};
@@ -101,35 +100,19 @@ impl Harness {
     /// Like [`kubectl`](Self::kubectl), with the requests' `Accept` headers.
     fn kubectl_seen(&self, version: KubectlVersion, args: &[&str]) -> (Outcome, Vec<Seen>) {
         self.server.take_seen();
-        let out_path = self.home.path().join("stdout");
-        let err_path = self.home.path().join("stderr");
-        let mut child = Command::new(self.dir.join(format!("kubectl.{version}")))
+        let mut command = Command::new(self.dir.join(format!("kubectl.{version}")));
+        command
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
             .env("HOME", self.home.path())
-            .env_remove("KUBECONFIG")
-            .stdin(Stdio::null())
-            .stdout(File::create(&out_path).unwrap())
-            .stderr(File::create(&err_path).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + RUN_TIMEOUT;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("kubectl.{version} {args:?} did not finish within {RUN_TIMEOUT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
+            .env_remove("KUBECONFIG");
+        let output = workingset_testkit::process::run(&mut command, None, RUN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("kubectl.{version} {args:?}: {e}"));
         let outcome = Outcome {
-            stdout: std::fs::read_to_string(&out_path).unwrap(),
-            stderr: std::fs::read_to_string(&err_path).unwrap(),
-            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+            code: output.status.code().unwrap_or(-1),
         };
         (outcome, self.server.take_seen())
     }

@@ -8,7 +8,7 @@
 //! Fails loudly when dockerd cannot run, unless `WORKINGSET_SKIP_DOCKER=1`.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -182,29 +182,14 @@ fn promtool_check(text: &str, what: &str, upstream_names: &[&str]) {
     if std::env::var_os("WORKINGSET_SKIP_PROMTOOL").is_some() {
         return;
     }
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("promtool (Debian package prometheus) is needed: {e}; set WORKINGSET_SKIP_PROMTOOL=1 to skip"));
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("promtool ran for more than 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = workingset_testkit::process::run(
+        Command::new("promtool").args(["check", "metrics"]),
+        Some(text.as_bytes()),
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|e| {
+        panic!("promtool (Debian package prometheus) is needed: {e}; set WORKINGSET_SKIP_PROMTOOL=1 to skip")
+    });
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

@@ -8,27 +8,15 @@ mod docker;
 mod fixture_machine;
 mod this_machine;
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 /// Runs the binary with `args`, killing it if it runs longer than 60 s.
 pub fn workingset(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_workingset"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start workingset");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("poll workingset").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("workingset {args:?} ran for more than 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("collect workingset output")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_workingset"));
+    command.args(args);
+    workingset_testkit::process::run(&mut command, None, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("workingset {args:?}: {e}"))
 }
 
 /// stdout as text.
