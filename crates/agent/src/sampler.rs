@@ -288,6 +288,33 @@ fn leaf(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// How a one-cgroup workload (a container outside Kubernetes, a systemd
+/// unit, a plain cgroup) is named and described.
+#[derive(Debug)]
+struct SingleWorkload {
+    namespace: String,
+    name: String,
+    id: Option<String>,
+    image: Option<String>,
+    started: Option<Time>,
+    labels: BTreeMap<String, String>,
+    kind: WorkloadKind,
+}
+
+impl Default for SingleWorkload {
+    fn default() -> Self {
+        Self {
+            namespace: String::new(),
+            name: String::new(),
+            id: None,
+            image: None,
+            started: None,
+            labels: BTreeMap::new(),
+            kind: WorkloadKind::Cgroup,
+        }
+    }
+}
+
 /// State of one pass's walk.
 struct Walk<'a> {
     inventory: &'a Inventory,
@@ -359,7 +386,6 @@ impl Walk<'_> {
                     // A sandbox outside the kubelet's layout is still not a workload.
                     Some(info) if info.sandbox => {}
                     Some(info) => {
-                        let info = info.clone();
                         // The runtime knows what the path may not tell (a
                         // Docker container under a custom --cgroup-parent).
                         let namespace = match info.runtime {
@@ -368,41 +394,27 @@ impl Walk<'_> {
                             RuntimeKind::CriO => "cri-o",
                             RuntimeKind::Cri => namespace,
                         };
-                        if let Some((memory, cpu)) = self.sampler.read_workload(path) {
-                            let started = info
-                                .started_at
-                                .map(Time)
-                                .or_else(|| self.sampler.created(path));
-                            self.pods.push(PodSample {
-                                key: PodKey {
-                                    namespace: namespace.to_owned(),
-                                    name: info.name.clone(),
-                                },
-                                kind: WorkloadKind::Container(runtime),
-                                cgroup: path.to_owned(),
-                                uid: None,
-                                labels: info.labels.clone(),
-                                created: started,
-                                containers: vec![ContainerSample {
-                                    name: info.name,
-                                    id: Some(info.id),
-                                    image: Some(info.image),
-                                    started,
-                                    cgroup: path.to_owned(),
-                                    memory,
-                                    cpu,
-                                }],
-                                pod_cgroup: None,
-                            });
-                        }
+                        let workload = SingleWorkload {
+                            namespace: namespace.to_owned(),
+                            name: info.name.clone(),
+                            id: Some(info.id.clone()),
+                            image: Some(info.image.clone()),
+                            started: info.started_at.map(Time),
+                            labels: info.labels.clone(),
+                            kind: WorkloadKind::Container(runtime),
+                        };
+                        self.single(path, workload);
                     }
-                    None => self.single(
-                        path,
-                        namespace.to_owned(),
-                        discovery::short_id(id).to_owned(),
-                        Some(id.to_owned()),
-                        WorkloadKind::Container(runtime),
-                    ),
+                    None => {
+                        let workload = SingleWorkload {
+                            namespace: namespace.to_owned(),
+                            name: discovery::short_id(id).to_owned(),
+                            id: Some(id.to_owned()),
+                            kind: WorkloadKind::Container(runtime),
+                            ..SingleWorkload::default()
+                        };
+                        self.single(path, workload);
+                    }
                 }
                 Ok(())
             }
@@ -517,53 +529,52 @@ impl Walk<'_> {
         if !has_processes && memory.usage == 0 {
             return;
         }
-        let name = leaf(path).to_owned();
-        let namespace = self.namespace_of(parent);
-        self.push_single(path, namespace.to_owned(), name, None, kind, memory, cpu);
+        let workload = SingleWorkload {
+            namespace: self.namespace_of(parent).to_owned(),
+            name: leaf(path).to_owned(),
+            kind,
+            ..SingleWorkload::default()
+        };
+        self.push_single(path, workload, memory, cpu);
     }
 
-    fn single(
-        &mut self,
-        path: &str,
-        namespace: String,
-        name: String,
-        id: Option<String>,
-        kind: WorkloadKind,
-    ) {
+    fn single(&mut self, path: &str, workload: SingleWorkload) {
         if let Some((memory, cpu)) = self.sampler.read_workload(path) {
-            self.push_single(path, namespace, name, id, kind, memory, cpu);
+            self.push_single(path, workload, memory, cpu);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A workload that is one cgroup: a pod of one container, both named
+    /// `workload.name`. Without a start time from a runtime, the cgroup's
+    /// creation stands in.
     fn push_single(
         &mut self,
         path: &str,
-        namespace: String,
-        name: String,
-        id: Option<String>,
-        kind: WorkloadKind,
+        workload: SingleWorkload,
         memory: MemoryStats,
         cpu: CpuCounter,
     ) {
-        let created = self.sampler.created(path);
+        let started = workload.started.or_else(|| self.sampler.created(path));
         self.pods.push(PodSample {
-            created,
-            pod_cgroup: None,
+            key: PodKey {
+                namespace: workload.namespace,
+                name: workload.name.clone(),
+            },
+            kind: workload.kind,
+            cgroup: path.to_owned(),
+            uid: None,
+            labels: workload.labels,
+            created: started,
             containers: vec![ContainerSample {
-                name: name.clone(),
-                id,
-                image: None,
-                started: created,
+                name: workload.name,
+                id: workload.id,
+                image: workload.image,
+                started,
                 cgroup: path.to_owned(),
                 memory,
                 cpu,
             }],
-            key: PodKey { namespace, name },
-            kind,
-            cgroup: path.to_owned(),
-            uid: None,
-            labels: BTreeMap::new(),
+            pod_cgroup: None,
         });
     }
 }

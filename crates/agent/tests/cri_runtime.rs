@@ -25,7 +25,7 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use workingset_agent::discovery::{self, CgroupKind};
 use workingset_agent::runtime::{
-    CriClient, Inventory, RuntimeClients, RuntimeConfig, RuntimeKind, labels,
+    CriClient, Inventory, RuntimeClients, RuntimeConfig, RuntimeKind, cri, labels,
 };
 use workingset_testkit::docker::{self, Containerd, PAUSE_CMD};
 
@@ -141,14 +141,7 @@ async fn record(client: &mut RuntimeServiceClient<Channel>, dir: &Path) {
         .unwrap()
         .into_inner();
     let sandboxes = client
-        .list_pod_sandbox(ListPodSandboxRequest {
-            filter: Some(PodSandboxFilter {
-                state: Some(PodSandboxStateValue {
-                    state: PodSandboxState::SandboxReady.into(),
-                }),
-                ..PodSandboxFilter::default()
-            }),
-        })
+        .list_pod_sandbox(cri::ready_sandboxes())
         .await
         .unwrap()
         .into_inner();

@@ -76,16 +76,7 @@ impl CriClient {
         let kind = RuntimeKind::from_cri_name(&version.runtime_name);
         let sandboxes = self
             .call("ListPodSandbox", async {
-                client
-                    .list_pod_sandbox(ListPodSandboxRequest {
-                        filter: Some(PodSandboxFilter {
-                            state: Some(PodSandboxStateValue {
-                                state: PodSandboxState::SandboxReady.into(),
-                            }),
-                            ..PodSandboxFilter::default()
-                        }),
-                    })
-                    .await
+                client.list_pod_sandbox(ready_sandboxes()).await
             })
             .await?
             .items;
@@ -168,6 +159,20 @@ impl tower::Service<Uri> for UnixConnector {
     fn call(&mut self, _: Uri) -> Self::Future {
         let path = Arc::clone(&self.0);
         Box::pin(async move { Ok(TokioIo::new(UnixStream::connect(&*path).await?)) })
+    }
+}
+
+/// The `ListPodSandbox` request for the pods that run now: only sandboxes
+/// in state `SANDBOX_READY` (a stopped sandbox's pod has no containers to
+/// name).
+pub fn ready_sandboxes() -> ListPodSandboxRequest {
+    ListPodSandboxRequest {
+        filter: Some(PodSandboxFilter {
+            state: Some(PodSandboxStateValue {
+                state: PodSandboxState::SandboxReady.into(),
+            }),
+            ..PodSandboxFilter::default()
+        }),
     }
 }
 
