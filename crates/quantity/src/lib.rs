@@ -173,20 +173,13 @@ impl Quantity {
 
     /// Memory as metrics-server reports it: `NewQuantity(b, BinarySI)`.
     ///
-    /// Like [`Quantity::from_nanocores`], values beyond 2^63−1 stay exact
-    /// rather than wrapping negative as Go's `int64(b)` would.
+    /// Values beyond 2^63−1 saturate there rather than wrapping negative as
+    /// Go's `int64(b)` would: `ParseQuantity` caps every BinarySI value at
+    /// 2^63−1, so that is what any client reads from a larger one anyway, and
+    /// the printed form must parse back to the same quantity. (No memory
+    /// holds 8 EiB; the case only matters for garbage input.)
     pub fn from_bytes(bytes: u64) -> Self {
-        match i64::try_from(bytes) {
-            Ok(value) => Self::new(value, Format::BinarySI),
-            Err(_) => Self::from_amount(
-                Amount::Big(Box::new(BigDecimal::new(
-                    false,
-                    Magnitude::from_u64(bytes),
-                    0,
-                ))),
-                Format::BinarySI,
-            ),
-        }
+        Self::new(i64::try_from(bytes).unwrap_or(i64::MAX), Format::BinarySI)
     }
 
     /// Zero, as `ParseQuantity("0")` gives it (DecimalSI).
