@@ -1,0 +1,27 @@
+//! The metrics server: what metrics-server does, on the wire and in its
+//! semantics, with its known failure modes fixed on purpose.
+//!
+//! Data flow, one tick every `--metric-resolution`:
+//!
+//! 1. [`target`]: the nodes to scrape and how to reach each (URL, TLS,
+//!    token). In standalone mode they come from the command line; the node
+//!    source is a seam so that an in-cluster source (API server nodes,
+//!    kubelet credentials) can be added without touching the rest.
+//! 2. [`client`]: one bounded HTTP GET (timeout, size cap, TLS, bearer
+//!    token) per node and path.
+//! 3. [`decode`]: a kubelet `/metrics/resource` body → a [`point::NodeBatch`].
+//! 4. [`inventory`]: the node and pod objects (labels, capacity, creation
+//!    time) that the Metrics API joins with usage; in standalone mode read
+//!    from the agents themselves.
+//! 5. [`store`]: the last points per node and container, and the rate rules
+//!    (metrics-server's, with the documented improvements).
+//! 6. [`view`]: store + inventory → a [`view::Published`] snapshot, swapped
+//!    in atomically; request handlers only read snapshots.
+//! 7. [`api`]: the HTTP surface — discovery, the Metrics API, the read-only
+//!    core requests kubectl makes in standalone mode, health, `/metrics`.
+//! 8. [`run`]: the tick loop and the server's lifetime.
+
+pub mod point;
+pub mod inventory;
+pub mod target;
+pub mod view;
