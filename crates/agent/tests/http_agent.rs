@@ -22,7 +22,9 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use workingset_agent::http::{self, Agent, AgentConfig, MachineFacts, StartError, TlsFiles};
+use workingset_agent::http::{
+    self, Agent, AgentConfig, MachineFacts, StartError, TlsError, TlsFiles,
+};
 use workingset_agent::sampler::Sampler;
 use workingset_cgroup::{Cgroups, Config};
 
@@ -205,6 +207,23 @@ async fn serves_the_kubelet_endpoints_once_the_first_pass_is_done() {
     assert_eq!(only.content_type(), "application/json");
     serde_json::from_str::<serde_json::Value>(&only.body).unwrap();
 
+    // The kubelet's pod list: the fixture's two pods, running on this node.
+    let pods = get(addr, "/pods").await;
+    assert_eq!(pods.status, 200, "{pods:?}");
+    assert_eq!(pods.content_type(), "application/json");
+    let list: serde_json::Value = serde_json::from_str(&pods.body).unwrap();
+    assert_eq!(
+        (&list["kind"], &list["apiVersion"]),
+        (&"PodList".into(), &"v1".into())
+    );
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    for item in items {
+        assert_eq!(item["status"]["phase"], "Running", "{item}");
+        assert_eq!(item["spec"]["nodeName"], "fixture-node", "{item}");
+        assert!(item["metadata"]["name"].is_string(), "{item}");
+    }
+
     for path in ["/metrics/resource", "/metrics/cadvisor"] {
         let reply = get(addr, path).await;
         assert_eq!(reply.status, 200, "{path}: {reply:?}");
@@ -303,7 +322,12 @@ async fn answers_503_until_a_pass_succeeds_and_keeps_serving_after_one_fails() {
             .is_some_and(|v| v.parse::<f64>().unwrap() >= 2.0)
     })
     .await;
-    for path in ["/stats/summary", "/metrics/resource", "/metrics/cadvisor"] {
+    for path in [
+        "/stats/summary",
+        "/metrics/resource",
+        "/metrics/cadvisor",
+        "/pods",
+    ] {
         let reply = get(addr, path).await;
         assert_eq!(reply.status, 503, "{path}: {reply:?}");
         assert!(reply.body.contains("first housekeeping pass"), "{reply:?}");
@@ -351,6 +375,7 @@ async fn a_token_guards_every_route_but_healthz() {
         "/stats/summary",
         "/metrics/resource",
         "/metrics/cadvisor",
+        "/pods",
         "/metrics",
         // Unknown paths too: nothing is revealed before authentication.
         "/nowhere",
@@ -522,21 +547,27 @@ async fn bad_files_fail_the_start_naming_the_file() {
         ..config()
     };
     let error = start_with(tls(&path("missing.crt"), &good.key_file)).await;
-    assert!(matches!(error, StartError::CertFileRead { .. }), "{error}");
+    assert!(
+        matches!(error, StartError::Tls(TlsError::CertFileRead { .. })),
+        "{error}"
+    );
     names(&error, &path("missing.crt"));
     let error = start_with(tls(&garbage, &good.key_file)).await;
     assert!(
-        matches!(error, StartError::CertFileInvalid { .. }),
+        matches!(error, StartError::Tls(TlsError::CertFileInvalid { .. })),
         "{error}"
     );
     names(&error, &garbage);
     let error = start_with(tls(&good.cert_file, &path("missing.key"))).await;
-    assert!(matches!(error, StartError::KeyFileRead { .. }), "{error}");
+    assert!(
+        matches!(error, StartError::Tls(TlsError::KeyFileRead { .. })),
+        "{error}"
+    );
     names(&error, &path("missing.key"));
     // A certificate is not a key.
     let error = start_with(tls(&good.cert_file, &good.cert_file)).await;
     assert!(
-        matches!(error, StartError::KeyFileInvalid { .. }),
+        matches!(error, StartError::Tls(TlsError::KeyFileInvalid { .. })),
         "{error}"
     );
     names(&error, &good.cert_file);
@@ -544,7 +575,10 @@ async fn bad_files_fail_the_start_naming_the_file() {
     let other_dir = tempfile::tempdir().unwrap();
     let (other, _) = certificate(other_dir.path());
     let error = start_with(tls(&good.cert_file, &other.key_file)).await;
-    assert!(matches!(error, StartError::TlsConfig { .. }), "{error}");
+    assert!(
+        matches!(error, StartError::Tls(TlsError::Config { .. })),
+        "{error}"
+    );
     names(&error, &other.key_file);
 
     // The interval, and a port that is taken.

@@ -19,9 +19,16 @@
 //!    in atomically; request handlers only read snapshots.
 //! 7. [`api`]: the HTTP surface — discovery, the Metrics API, the read-only
 //!    core requests kubectl makes in standalone mode, health, `/metrics`.
-//! 8. [`run`]: the tick loop and the server's lifetime.
+//! 8. [`run`]: the tick loop and the server's lifetime; [`telemetry`]: its
+//!    own figures (`/metrics`) and probes (`/livez`, `/readyz`).
 
-pub mod point;
+pub mod api;
+pub mod client;
+pub mod decode;
 pub mod inventory;
+pub mod point;
+pub mod run;
+pub mod store;
 pub mod target;
+pub mod telemetry;
 pub mod view;

@@ -8,9 +8,10 @@
 //! observation, so nothing it serves can change anything on the node.
 //!
 //! What it is not: the renderers (the wire formats live in
-//! [`crate::serve`]), the sampler ([`crate::sampler`]), or the binary's flag
-//! parsing. This module owns the loop, the routes, TLS, bearer-token auth,
-//! the agent's own metrics and a clean shutdown.
+//! [`crate::serve`]), the sampler ([`crate::sampler`]), the accept loop and
+//! TLS loading (`workingset-httpd`, shared with the metrics server), or the
+//! binary's flag parsing. This module owns the housekeeping loop, the
+//! routes, bearer-token auth, the agent's own metrics and a clean shutdown.
 //!
 //! ```text
 //!  housekeeping loop ──spawn_blocking──▶ Sampler::sample()
@@ -27,9 +28,7 @@ mod auth;
 mod housekeeping;
 mod machine;
 mod routes;
-mod server;
 mod telemetry;
-mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -44,6 +43,11 @@ use tokio::task::JoinHandle;
 use crate::sampler::Sampler;
 
 pub use machine::MachineFacts;
+/// The serving certificate's files; the type lives with the accept loop in
+/// `workingset-httpd`.
+pub use workingset_httpd::{TlsError, TlsFiles};
+// The housekeeping loop waits on the same shutdown signal as the server.
+use workingset_httpd::stopped;
 
 /// How long in-flight requests may run on after shutdown was asked for.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -71,15 +75,6 @@ pub struct AgentConfig {
     pub runtime: crate::runtime::RuntimeConfig,
 }
 
-/// PEM files of the serving certificate.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// Certificate chain, leaf first (PEM `CERTIFICATE` blocks).
-    pub cert_file: PathBuf,
-    /// The leaf's private key (PEM PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
-}
-
 /// Why the agent could not start. Every file error names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -104,54 +99,9 @@ pub enum StartError {
         /// What is wrong with its content.
         problem: &'static str,
     },
-    /// The certificate file could not be read.
-    #[error("cannot read the TLS certificate file {path}: {source}")]
-    CertFileRead {
-        /// The file as configured.
-        path: PathBuf,
-        /// What reading it said.
-        #[source]
-        source: io::Error,
-    },
-    /// The certificate file is not PEM, or holds no `CERTIFICATE` block.
-    #[error("the TLS certificate file {path} is not a PEM certificate chain: {problem}")]
-    CertFileInvalid {
-        /// The file as configured.
-        path: PathBuf,
-        /// What the PEM parser said.
-        problem: String,
-    },
-    /// The private key file could not be read.
-    #[error("cannot read the TLS private key file {path}: {source}")]
-    KeyFileRead {
-        /// The file as configured.
-        path: PathBuf,
-        /// What reading it said.
-        #[source]
-        source: io::Error,
-    },
-    /// The private key file is not PEM, or holds no private key.
-    #[error("the TLS private key file {path} is not a PEM private key: {problem}")]
-    KeyFileInvalid {
-        /// The file as configured.
-        path: PathBuf,
-        /// What the PEM parser said.
-        problem: String,
-    },
-    /// rustls rejected the pair: the key does not belong to the certificate,
-    /// or its algorithm is not supported.
-    #[error(
-        "the TLS private key file {key_file} does not fit the certificate file {cert_file}: {source}"
-    )]
-    TlsConfig {
-        /// The certificate file as configured.
-        cert_file: PathBuf,
-        /// The key file as configured.
-        key_file: PathBuf,
-        /// What rustls said.
-        #[source]
-        source: rustls::Error,
-    },
+    /// The certificate or key file could not be loaded, or they do not fit.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The listen address could not be bound (in use, not local, no
     /// permission for a port below 1024).
     #[error("cannot listen on {addr}: {source}")]
@@ -262,7 +212,7 @@ pub async fn start(config: AgentConfig, sampler: Sampler) -> Result<Agent, Start
         None => None,
     };
     let acceptor = match &config.tls {
-        Some(files) => Some(tls::acceptor(files)?),
+        Some(files) => Some(workingset_httpd::tls_acceptor(files)?),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -303,7 +253,7 @@ pub async fn start(config: AgentConfig, sampler: Sampler) -> Result<Agent, Start
         interval: config.housekeeping_interval,
     });
     let tls = acceptor.is_some();
-    let server = tokio::spawn(server::accept_loop(
+    let server = tokio::spawn(workingset_httpd::serve(
         listener,
         acceptor,
         router,
@@ -332,11 +282,4 @@ pub async fn start(config: AgentConfig, sampler: Sampler) -> Result<Agent, Start
         server,
         housekeeping,
     })
-}
-
-/// Resolves when `shutdown` has been asked for (or every handle is gone).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    // The `Ref` wait_for returns holds the channel's read lock: drop it here,
-    // never carry it across another await.
-    let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
 }

@@ -32,6 +32,7 @@ const JSON: &str = "application/json";
 const SUMMARY: &str = "/stats/summary";
 const RESOURCE: &str = "/metrics/resource";
 const CADVISOR: &str = "/metrics/cadvisor";
+const PODS: &str = "/pods";
 const OWN_METRICS: &str = "/metrics";
 const HEALTHZ: &str = "/healthz";
 
@@ -53,6 +54,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(SUMMARY, get(summary))
         .route(RESOURCE, get(resource))
         .route(CADVISOR, get(cadvisor))
+        .route(PODS, get(pods))
         .route(OWN_METRICS, get(own_metrics))
         .route(HEALTHZ, get(healthz))
         .fallback(not_found)
@@ -68,6 +70,7 @@ fn route_label(path: &str) -> &'static str {
         SUMMARY => SUMMARY,
         RESOURCE => RESOURCE,
         CADVISOR => CADVISOR,
+        PODS => PODS,
         OWN_METRICS => OWN_METRICS,
         HEALTHZ => HEALTHZ,
         _ => "other",
@@ -175,6 +178,25 @@ async fn cadvisor(State(state): State<AppState>) -> Response {
     text(StatusCode::OK, PROMETHEUS_TEXT, out)
 }
 
+/// `GET /pods`: the kubelet's pod list.
+async fn pods(State(state): State<AppState>) -> Response {
+    let Some(observation) = state.observation.load_full() else {
+        return unavailable(&state);
+    };
+    let list = serve::pods::build(&observation);
+    match serde_json::to_vec(&list) {
+        Ok(body) => ([(header::CONTENT_TYPE, JSON)], body).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "Cannot encode the pod list");
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                PLAIN_TEXT,
+                format!("Internal Error: cannot encode the pod list: {error}\n"),
+            )
+        }
+    }
+}
+
 /// `GET /metrics`: the agent's own metrics.
 async fn own_metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();
@@ -226,6 +248,7 @@ mod tests {
     fn route_labels_are_a_fixed_set() {
         assert_eq!(route_label("/stats/summary"), "/stats/summary");
         assert_eq!(route_label("/metrics"), "/metrics");
+        assert_eq!(route_label("/pods"), "/pods");
         assert_eq!(route_label("/stats/summary/"), "other");
         assert_eq!(route_label("/../../etc/passwd"), "other");
     }

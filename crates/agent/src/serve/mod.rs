@@ -1,7 +1,7 @@
 //! What the node agent serves, as pure functions of its last two
 //! snapshots: the kubelet's `/stats/summary` ([`summary`]),
-//! `/metrics/resource` ([`resource`]) and `/metrics/cadvisor`
-//! ([`cadvisor`]).
+//! `/metrics/resource` ([`resource`]), `/metrics/cadvisor`
+//! ([`cadvisor`]) and `/pods` ([`pods`]).
 //!
 //! An [`Observation`] is the agent's whole state as far as these endpoints
 //! are concerned: the newer snapshot, the one before it (if any), and the
@@ -47,6 +47,7 @@
 //!   time, which our single pass makes one instant).
 
 pub mod cadvisor;
+pub mod pods;
 pub mod resource;
 pub mod summary;
 

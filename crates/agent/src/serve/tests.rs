@@ -24,7 +24,7 @@ use workingset_cgroup::{
 };
 use workingset_model::metrics::Time;
 
-use super::{MachineIdentity, Observation, cadvisor, resource, summary};
+use super::{MachineIdentity, Observation, cadvisor, pods, resource, summary};
 use crate::discovery::{QosClass, Runtime};
 use crate::sampler::{
     CgroupSample, ContainerSample, CpuCounter, PodKey, PodSample, Snapshot, SystemContainers,
@@ -639,4 +639,66 @@ fn workloads_with_one_name_are_served_once() {
         1
     );
     assert_eq!(summary::build(&observation, true).pods.len(), 3);
+}
+
+#[test]
+fn pod_list_is_a_kubelets_shape_with_the_resource_endpoints_pods() {
+    let start = Instant::now();
+    let mut later = snapshot(false, start + Duration::from_secs(10));
+    // Runtime labels of web-0 (walk order: docker, web, job).
+    later.pods[1].labels = BTreeMap::from([
+        ("app".to_owned(), "web".to_owned()),
+        ("app.kubernetes.io/part-of".to_owned(), "shop".to_owned()),
+    ]);
+    let observation =
+        Observation::first("node-1", Arc::new(snapshot(true, start))).next(Arc::new(later));
+    let json = serde_json::to_string(&pods::build(&observation)).unwrap();
+    assert_eq!(
+        json,
+        concat!(
+            r#"{"kind":"PodList","apiVersion":"v1","metadata":{},"items":["#,
+            // Containers by name; labels from the runtime.
+            r#"{"metadata":{"name":"web-0","namespace":"default","uid":"1111-2222","creationTimestamp":"2025-01-02T02:59:58Z","labels":{"app":"web","app.kubernetes.io/part-of":"shop"}},"#,
+            r#""spec":{"containers":[{"name":"app"},{"name":"sidecar"}],"nodeName":"node-1"},"#,
+            r#""status":{"phase":"Running","startTime":"2025-01-02T02:59:58Z"}},"#,
+            // Not a Kubernetes pod: no UID.
+            r#"{"metadata":{"name":"0123456789ab","namespace":"docker","creationTimestamp":"2025-01-01T00:00:00Z"},"#,
+            r#""spec":{"containers":[{"name":"0123456789ab"}],"nodeName":"node-1"},"#,
+            r#""status":{"phase":"Running","startTime":"2025-01-01T00:00:00Z"}},"#,
+            r#"{"metadata":{"name":"job-1","namespace":"kube-system","uid":"3333-4444","creationTimestamp":"2025-01-02T03:04:12Z"},"#,
+            r#""spec":{"containers":[{"name":"worker"}],"nodeName":"node-1"},"#,
+            r#""status":{"phase":"Running","startTime":"2025-01-02T03:04:12Z"}}]}"#,
+        )
+    );
+
+    // The same pods, in the same order, as /metrics/resource.
+    let mut resource = String::new();
+    resource::render(&observation, &mut resource);
+    let from_resource: Vec<String> = resource
+        .lines()
+        .filter_map(|line| line.strip_prefix("pod_memory_working_set_bytes{"))
+        .map(|rest| rest.split('}').next().unwrap().to_owned())
+        .collect();
+    let from_list: Vec<String> = pods::build(&observation)
+        .items
+        .iter()
+        .map(|pod| {
+            format!(
+                "namespace=\"{}\",pod=\"{}\"",
+                pod.metadata.namespace, pod.metadata.name
+            )
+        })
+        .collect();
+    assert_eq!(from_list, from_resource);
+}
+
+#[test]
+fn pod_list_of_a_machine_without_workloads_is_empty_not_null() {
+    let mut later = snapshot(false, Instant::now());
+    later.pods.clear();
+    let observation = Observation::first("node-1", Arc::new(later));
+    assert_eq!(
+        serde_json::to_string(&pods::build(&observation)).unwrap(),
+        r#"{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}"#
+    );
 }

@@ -1,10 +1,10 @@
 //! The accept loop: HTTP/1.1 connections (optionally TLS) served by hyper,
 //! and a graceful shutdown with a bounded grace period.
 //!
-//! A hand-written loop rather than `axum::serve`, because the agent needs
-//! what that does not offer in one place: TLS handshakes off the accept
-//! path, per-connection timeouts, a cap on connections and a shutdown whose
-//! wait for in-flight requests is bounded.
+//! A hand-written loop rather than `axum::serve`, because a server exposed to
+//! a cluster needs what that does not offer in one place: TLS handshakes off
+//! the accept path, per-connection timeouts, a cap on connections and a
+//! shutdown whose wait for in-flight requests is bounded.
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use super::stopped;
+use crate::stopped;
 
 /// Connections served at once; more wait in the kernel's accept queue.
 const MAX_CONNECTIONS: usize = 1024;
@@ -35,9 +35,10 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Accepts and serves connections until `shutdown`, then lets in-flight
-/// requests finish for at most `grace` and cuts what is left.
-pub(crate) async fn accept_loop(
+/// Accepts and serves connections until `shutdown` turns `true` (or its
+/// sender is dropped), then lets in-flight requests finish for at most
+/// `grace` and cuts what is left. Serves HTTPS when `tls` is given.
+pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,

@@ -1,0 +1,409 @@
+//! The JSON bodies: objects of a snapshot as they go on the wire, without
+//! copying them.
+//!
+//! metrics-server stamps every metrics object with the time of the response
+//! as `metadata.creationTimestamp`, and only single objects carry `kind` and
+//! `apiVersion`. A snapshot holds neither, and lists can hold 150,000 pods,
+//! so instead of cloning objects to set those fields the wrappers here write
+//! them while serialising the borrowed object. Field order and omissions are
+//! Go's, the same as the `workingset_model` structs (a test holds them
+//! equal).
+
+use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
+use workingset_model::metrics::{METRICS_API_VERSION, NodeMetrics, ObjectMeta, PodMetrics, Time};
+
+use super::status::EmptyObject;
+
+/// The time of a response, formatted once: a list stamps it on every
+/// object, and formatting a time 150,000 times costs more than the rest of
+/// the metadata.
+#[derive(Debug, Clone)]
+pub(crate) struct ResponseTime {
+    text: String,
+}
+
+impl ResponseTime {
+    pub(crate) fn new(time: Time) -> Self {
+        Self {
+            text: time.to_string(),
+        }
+    }
+
+    /// The current time.
+    pub(crate) fn now() -> Self {
+        Self::new(Time::now())
+    }
+}
+
+/// A sample time as `Time` prints it (RFC 3339, UTC, whole seconds),
+/// written digit by digit: every object has one, and `Time`'s
+/// general-purpose formatting costs about as much as the rest of the object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SampleTime(pub(crate) Time);
+
+impl Serialize for SampleTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let civil = jiff::tz::Offset::UTC.to_datetime(self.0.0);
+        let Ok(year) = u16::try_from(civil.year()) else {
+            return self.0.serialize(serializer);
+        };
+        if year > 9999 {
+            return self.0.serialize(serializer);
+        }
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let two = |slot: &mut [u8], value: i8| {
+            let value = value.unsigned_abs();
+            slot[0] = b'0' + value / 10;
+            slot[1] = b'0' + value % 10;
+        };
+        text[0] = b'0' + (year / 1000) as u8;
+        text[1] = b'0' + (year / 100 % 10) as u8;
+        text[2] = b'0' + (year / 10 % 10) as u8;
+        text[3] = b'0' + (year % 10) as u8;
+        two(&mut text[5..7], civil.month());
+        two(&mut text[8..10], civil.day());
+        two(&mut text[11..13], civil.hour());
+        two(&mut text[14..16], civil.minute());
+        two(&mut text[17..19], civil.second());
+        // Only ASCII digits and separators were written.
+        match std::str::from_utf8(&text) {
+            Ok(text) => serializer.serialize_str(text),
+            Err(_) => self.0.serialize(serializer),
+        }
+    }
+}
+
+/// `metadata` of a served object: its own fields, with `creationTimestamp`
+/// replaced by `now` when given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta<'a> {
+    pub(crate) meta: &'a ObjectMeta,
+    pub(crate) now: Option<&'a ResponseTime>,
+}
+
+impl Serialize for Meta<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let meta = self.meta;
+        let mut out = serializer.serialize_struct("ObjectMeta", 5)?;
+        for (key, value) in [
+            ("name", &meta.name),
+            ("namespace", &meta.namespace),
+            ("uid", &meta.uid),
+        ] {
+            if value.is_empty() {
+                out.skip_field(key)?;
+            } else {
+                out.serialize_field(key, value)?;
+            }
+        }
+        match (self.now, &meta.creation_timestamp) {
+            (Some(now), _) => out.serialize_field("creationTimestamp", now.text.as_str())?,
+            (None, Some(own)) => out.serialize_field("creationTimestamp", own)?,
+            (None, None) => out.skip_field("creationTimestamp")?,
+        }
+        if meta.labels.is_empty() {
+            out.skip_field("labels")?;
+        } else {
+            out.serialize_field("labels", &meta.labels)?;
+        }
+        out.end()
+    }
+}
+
+/// A `NodeMetrics` as served at `now`; `typed` adds `kind`/`apiVersion`
+/// (single objects, and full objects inside a Table).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServedNodeMetrics<'a> {
+    pub(crate) object: &'a NodeMetrics,
+    pub(crate) now: &'a ResponseTime,
+    pub(crate) typed: bool,
+}
+
+impl Serialize for ServedNodeMetrics<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let object = self.object;
+        let mut out = serializer.serialize_struct("NodeMetrics", 6)?;
+        type_meta(&mut out, self.typed, "NodeMetrics")?;
+        out.serialize_field(
+            "metadata",
+            &Meta {
+                meta: &object.metadata,
+                now: Some(self.now),
+            },
+        )?;
+        out.serialize_field("timestamp", &SampleTime(object.timestamp))?;
+        out.serialize_field("window", &object.window)?;
+        out.serialize_field("usage", &object.usage)?;
+        out.end()
+    }
+}
+
+/// A `PodMetrics` as served at `now`; see [`ServedNodeMetrics`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServedPodMetrics<'a> {
+    pub(crate) object: &'a PodMetrics,
+    pub(crate) now: &'a ResponseTime,
+    pub(crate) typed: bool,
+}
+
+impl Serialize for ServedPodMetrics<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let object = self.object;
+        let mut out = serializer.serialize_struct("PodMetrics", 6)?;
+        type_meta(&mut out, self.typed, "PodMetrics")?;
+        out.serialize_field(
+            "metadata",
+            &Meta {
+                meta: &object.metadata,
+                now: Some(self.now),
+            },
+        )?;
+        out.serialize_field("timestamp", &SampleTime(object.timestamp))?;
+        out.serialize_field("window", &object.window)?;
+        out.serialize_field("containers", &object.containers)?;
+        out.end()
+    }
+}
+
+fn type_meta<S: SerializeStruct>(
+    out: &mut S,
+    typed: bool,
+    kind: &'static str,
+) -> Result<(), S::Error> {
+    if typed {
+        out.serialize_field("kind", kind)?;
+        out.serialize_field("apiVersion", METRICS_API_VERSION)?;
+    } else {
+        out.skip_field("kind")?;
+        out.skip_field("apiVersion")?;
+    }
+    Ok(())
+}
+
+/// A core object with its `kind` and `apiVersion` in front, as a single
+/// object is served.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Typed<'a, T> {
+    pub(crate) kind: &'static str,
+    pub(crate) api_version: &'static str,
+    #[serde(flatten)]
+    pub(crate) object: &'a T,
+}
+
+/// A list: `kind`, `apiVersion`, empty `metadata`, then the items, which
+/// are serialised one by one from an iterator.
+#[derive(Debug)]
+pub(crate) struct ListBody<I> {
+    pub(crate) kind: &'static str,
+    pub(crate) api_version: &'static str,
+    pub(crate) items: I,
+}
+
+impl<I> Serialize for ListBody<I>
+where
+    I: Clone + IntoIterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("List", 4)?;
+        out.serialize_field("kind", self.kind)?;
+        out.serialize_field("apiVersion", self.api_version)?;
+        out.serialize_field("metadata", &EmptyObject)?;
+        out.serialize_field("items", &Items(self.items.clone()))?;
+        out.end()
+    }
+}
+
+/// Serialises an iterator as a JSON array.
+#[derive(Debug)]
+struct Items<I>(I);
+
+impl<I> Serialize for Items<I>
+where
+    I: Clone + IntoIterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
+    }
+}
+
+/// The JSON of a value whose serialisation cannot fail (plain structs,
+/// strings and maps with string keys).
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T, size_hint: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(size_hint);
+    if let Err(error) = serde_json::to_writer(&mut body, value) {
+        // Not reachable with the types served here; answer something
+        // well-formed rather than half a document.
+        tracing::error!(%error, "Cannot serialise a response body");
+        body.clear();
+        body.extend_from_slice(b"{}");
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use workingset_model::duration::GoDuration;
+    use workingset_model::metrics::{ContainerMetrics, List, usage};
+
+    use super::*;
+
+    fn at(text: &str) -> Time {
+        Time(text.parse().unwrap())
+    }
+
+    fn node() -> NodeMetrics {
+        NodeMetrics {
+            kind: None,
+            api_version: None,
+            metadata: ObjectMeta {
+                name: "n1".into(),
+                labels: [("a".to_owned(), "b".to_owned())].into(),
+                ..ObjectMeta::default()
+            },
+            timestamp: at("2025-01-02T03:04:05Z"),
+            window: GoDuration(Duration::from_millis(17_913)),
+            usage: usage(487_558_164, 732_212 * 1024),
+        }
+    }
+
+    fn pod() -> PodMetrics {
+        PodMetrics {
+            kind: None,
+            api_version: None,
+            metadata: ObjectMeta {
+                name: "web".into(),
+                namespace: "default".into(),
+                ..ObjectMeta::default()
+            },
+            timestamp: at("2025-01-02T03:04:05Z"),
+            window: GoDuration(Duration::from_secs(15)),
+            containers: vec![ContainerMetrics::new("app", 1_000_000, 5 << 20)],
+        }
+    }
+
+    /// The wrappers write what the model structs write once the two fields
+    /// are set on a copy.
+    #[test]
+    fn wrappers_match_the_model_structs() {
+        let now = at("2025-01-02T03:05:00Z");
+        let response_time = ResponseTime::new(now);
+        for typed in [false, true] {
+            let mut expected = node();
+            expected.metadata.creation_timestamp = Some(now);
+            if typed {
+                expected.kind = Some("NodeMetrics".into());
+                expected.api_version = Some(METRICS_API_VERSION.into());
+            }
+            let served = ServedNodeMetrics {
+                object: &node(),
+                now: &response_time,
+                typed,
+            };
+            assert_eq!(
+                serde_json::to_string(&served).unwrap(),
+                serde_json::to_string(&expected).unwrap()
+            );
+
+            let mut expected = pod();
+            expected.metadata.creation_timestamp = Some(now);
+            if typed {
+                expected.kind = Some("PodMetrics".into());
+                expected.api_version = Some(METRICS_API_VERSION.into());
+            }
+            let served = ServedPodMetrics {
+                object: &pod(),
+                now: &response_time,
+                typed,
+            };
+            assert_eq!(
+                serde_json::to_string(&served).unwrap(),
+                serde_json::to_string(&expected).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn lists_match_the_model_list() {
+        let now = at("2025-01-02T03:05:00Z");
+        let response_time = ResponseTime::new(now);
+        let pods = [pod(), pod()];
+        let body = ListBody {
+            kind: "PodMetricsList",
+            api_version: METRICS_API_VERSION,
+            items: pods.iter().map(|object| ServedPodMetrics {
+                object,
+                now: &response_time,
+                typed: false,
+            }),
+        };
+        let mut stamped = pod();
+        stamped.metadata.creation_timestamp = Some(now);
+        let expected = List::new(
+            "PodMetricsList",
+            METRICS_API_VERSION,
+            vec![stamped.clone(), stamped],
+        );
+        assert_eq!(to_json(&body, 0), serde_json::to_vec(&expected).unwrap());
+        let empty = ListBody {
+            kind: "NodeMetricsList",
+            api_version: METRICS_API_VERSION,
+            items: std::iter::empty::<ServedNodeMetrics<'_>>(),
+        };
+        assert_eq!(
+            String::from_utf8(to_json(&empty, 0)).unwrap(),
+            r#"{"kind":"NodeMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[]}"#
+        );
+    }
+
+    #[test]
+    fn sample_times_print_as_time_does() {
+        for text in [
+            "2025-01-02T03:04:05Z",
+            "2025-01-02T03:04:05.999999999Z",
+            "1970-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-30T12:34:56Z",
+            "2024-02-29T12:34:56.5Z",
+        ] {
+            let time = at(text);
+            assert_eq!(
+                serde_json::to_string(&SampleTime(time)).unwrap(),
+                serde_json::to_string(&time).unwrap(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_keeps_its_own_time_unless_told_otherwise() {
+        let meta = ObjectMeta {
+            name: "p".into(),
+            namespace: "ns".into(),
+            uid: "u-1".into(),
+            creation_timestamp: Some(at("2024-01-01T00:00:00Z")),
+            labels: Default::default(),
+        };
+        assert_eq!(
+            serde_json::to_string(&Meta {
+                meta: &meta,
+                now: None
+            })
+            .unwrap(),
+            serde_json::to_string(&meta).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&Meta {
+                meta: &meta,
+                now: Some(&ResponseTime::new(at("2025-01-01T00:00:00Z")))
+            })
+            .unwrap(),
+            r#"{"name":"p","namespace":"ns","uid":"u-1","creationTimestamp":"2025-01-01T00:00:00Z"}"#
+        );
+    }
+}

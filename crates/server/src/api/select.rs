@@ -1,0 +1,283 @@
+//! Which objects of a snapshot a request asks for: single gets by binary
+//! search, lists filtered by label and field selectors, and the `Status`
+//! a server answers when an object is missing or a selector is bad.
+//!
+//! Pure functions of a [`Published`] snapshot, so that every front end
+//! (the HTTP API here, the embedded local mode) answers alike.
+//!
+//! What is matched, as upstream:
+//! - Label selectors apply to the labels the objects carry (copied from the
+//!   Node or Pod, as metrics-server lists Nodes and Pods by label first).
+//! - Metrics API field selectors accept `metadata.name` and
+//!   `metadata.namespace` on both resources (the API machinery's default
+//!   field-label conversion, since metrics-server registers none); a node
+//!   has no namespace, so `metadata.namespace=` matches every node.
+//! - Core field selectors accept what the kube-apiserver's conversions
+//!   accept and this snapshot can answer: `metadata.name` and
+//!   `spec.unschedulable` (always `false` here) on nodes, `metadata.name`
+//!   and `metadata.namespace` on pods; any other field is refused with the
+//!   apiserver's `field label not supported: …`.
+//! - Selectors are parsed label selector first, then field selector, then
+//!   the fields checked, so the first error reported is the apiserver's.
+//! - A missing object: when the node or pod itself is not in the snapshot
+//!   metrics-server answers its lister's error (`node "x" not found`,
+//!   `pods "x" not found`); when it is there but has no metrics,
+//!   `nodemetrics.metrics.k8s.io "x" not found` or
+//!   `podmetrics.metrics.k8s.io "ns/x" not found`.
+
+use std::cmp::Ordering;
+
+use workingset_model::metrics::{Node, NodeMetrics, ObjectMeta, Pod, PodMetrics};
+use workingset_model::selector::{FieldSelector, LabelSelector, METRICS_API_FIELDS};
+
+use super::status::Status;
+use crate::view::Published;
+
+/// The API group of the Metrics API.
+pub const METRICS_GROUP: &str = "metrics.k8s.io";
+
+/// The selectors of a list request, as sent (`labelSelector`,
+/// `fieldSelector`; empty selects everything).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListOptions<'a> {
+    /// Kubernetes label selector text.
+    pub label_selector: &'a str,
+    /// Kubernetes field selector text.
+    pub field_selector: &'a str,
+}
+
+/// Which fields a resource accepts in a field selector and how it words a
+/// refusal.
+#[derive(Debug, Clone, Copy)]
+enum Fields {
+    /// The Metrics API: the API machinery's default conversion.
+    Metrics,
+    /// A core resource: the kube-apiserver's own conversion for it.
+    Core(&'static [&'static str]),
+}
+
+const CORE_NODE_FIELDS: &[&str] = &["metadata.name", "spec.unschedulable"];
+const CORE_POD_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
+
+/// Parsed selectors, ready to match objects.
+#[derive(Debug)]
+struct Selectors {
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Selectors {
+    fn parse(options: &ListOptions<'_>, allowed: Fields) -> Result<Self, Status> {
+        let labels = LabelSelector::parse(options.label_selector)
+            .map_err(|error| Status::bad_request(error.to_string()))?;
+        let fields = FieldSelector::parse(options.field_selector)
+            .map_err(|error| Status::bad_request(error.to_string()))?;
+        match allowed {
+            Fields::Metrics => fields
+                .check_fields(&METRICS_API_FIELDS)
+                .map_err(|error| Status::bad_request(error.to_string()))?,
+            Fields::Core(known) => {
+                if let Some(term) = fields
+                    .terms()
+                    .iter()
+                    .find(|term| !known.contains(&term.field()))
+                {
+                    return Err(Status::bad_request(format!(
+                        "field label not supported: {}",
+                        term.field()
+                    )));
+                }
+            }
+        }
+        Ok(Self { labels, fields })
+    }
+
+    fn is_everything(&self) -> bool {
+        self.labels.is_everything() && self.fields.is_everything()
+    }
+
+    /// Whether an object with this metadata is selected; `namespaced`
+    /// says whether `metadata.namespace` is one of its fields.
+    fn matches(&self, meta: &ObjectMeta, namespaced: bool) -> bool {
+        self.labels.matches(&meta.labels)
+            && self.fields.matches_with(|field| match field {
+                "metadata.name" => Some(meta.name.as_str()),
+                "metadata.namespace" if namespaced => Some(meta.namespace.as_str()),
+                "spec.unschedulable" if !namespaced => Some("false"),
+                _ => None,
+            })
+    }
+
+    fn filter<'p, T>(
+        &self,
+        objects: &'p [T],
+        meta: impl Fn(&T) -> &ObjectMeta,
+        namespaced: bool,
+    ) -> Vec<&'p T> {
+        if self.is_everything() {
+            return objects.iter().collect();
+        }
+        objects
+            .iter()
+            .filter(|object| self.matches(meta(object), namespaced))
+            .collect()
+    }
+}
+
+/// Orders a node-sorted slice element against a name.
+fn by_name(meta: &ObjectMeta, name: &str) -> Ordering {
+    meta.name.as_str().cmp(name)
+}
+
+/// Orders a namespace-then-name-sorted slice element against a key.
+fn by_namespace_and_name(meta: &ObjectMeta, namespace: &str, name: &str) -> Ordering {
+    (meta.namespace.as_str(), meta.name.as_str()).cmp(&(namespace, name))
+}
+
+/// The objects of one namespace in a namespace-then-name-sorted slice, or
+/// all of them for `None`.
+fn in_namespace<'p, T>(
+    objects: &'p [T],
+    meta: impl Fn(&T) -> &ObjectMeta,
+    namespace: Option<&str>,
+) -> &'p [T] {
+    let Some(namespace) = namespace else {
+        return objects;
+    };
+    let start = objects.partition_point(|object| meta(object).namespace.as_str() < namespace);
+    let end = objects.partition_point(|object| meta(object).namespace.as_str() <= namespace);
+    objects.get(start..end).unwrap_or_default()
+}
+
+fn node_metrics_meta(object: &NodeMetrics) -> &ObjectMeta {
+    &object.metadata
+}
+
+fn pod_metrics_meta(object: &PodMetrics) -> &ObjectMeta {
+    &object.metadata
+}
+
+fn node_meta(object: &Node) -> &ObjectMeta {
+    &object.metadata
+}
+
+fn pod_meta(object: &Pod) -> &ObjectMeta {
+    &object.metadata
+}
+
+/// `GET /apis/metrics.k8s.io/v1beta1/nodes`: the selected node metrics,
+/// sorted by name.
+pub fn list_node_metrics<'p>(
+    published: &'p Published,
+    options: &ListOptions<'_>,
+) -> Result<Vec<&'p NodeMetrics>, Status> {
+    let selectors = Selectors::parse(options, Fields::Metrics)?;
+    Ok(selectors.filter(&published.node_metrics, node_metrics_meta, false))
+}
+
+/// `GET /apis/metrics.k8s.io/v1beta1/nodes/{name}`.
+pub fn get_node_metrics<'p>(
+    published: &'p Published,
+    name: &str,
+) -> Result<&'p NodeMetrics, Status> {
+    let found = published
+        .node_metrics
+        .binary_search_by(|object| by_name(&object.metadata, name))
+        .ok()
+        .and_then(|index| published.node_metrics.get(index));
+    found.ok_or_else(|| {
+        let node_exists = published
+            .nodes
+            .binary_search_by(|node| by_name(&node.metadata, name))
+            .is_ok();
+        if node_exists {
+            Status::not_found(METRICS_GROUP, "nodemetrics", name)
+        } else {
+            // client-go's node lister names the resource in the singular.
+            Status::not_found("", "node", name)
+        }
+    })
+}
+
+/// `GET /apis/metrics.k8s.io/v1beta1/pods` (`namespace` `None`) or
+/// `…/namespaces/{namespace}/pods`: the selected pod metrics, sorted by
+/// namespace then name.
+pub fn list_pod_metrics<'p>(
+    published: &'p Published,
+    namespace: Option<&str>,
+    options: &ListOptions<'_>,
+) -> Result<Vec<&'p PodMetrics>, Status> {
+    let selectors = Selectors::parse(options, Fields::Metrics)?;
+    let candidates = in_namespace(&published.pod_metrics, pod_metrics_meta, namespace);
+    Ok(selectors.filter(candidates, pod_metrics_meta, true))
+}
+
+/// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}`.
+pub fn get_pod_metrics<'p>(
+    published: &'p Published,
+    namespace: &str,
+    name: &str,
+) -> Result<&'p PodMetrics, Status> {
+    let found = published
+        .pod_metrics
+        .binary_search_by(|object| by_namespace_and_name(&object.metadata, namespace, name))
+        .ok()
+        .and_then(|index| published.pod_metrics.get(index));
+    found.ok_or_else(|| {
+        let pod_exists = published
+            .pods
+            .binary_search_by(|pod| by_namespace_and_name(&pod.metadata, namespace, name))
+            .is_ok();
+        if pod_exists {
+            Status::not_found(METRICS_GROUP, "podmetrics", &format!("{namespace}/{name}"))
+        } else {
+            Status::not_found("", "pods", name)
+        }
+    })
+}
+
+/// `GET /api/v1/nodes`: the selected nodes, sorted by name.
+pub fn list_nodes<'p>(
+    published: &'p Published,
+    options: &ListOptions<'_>,
+) -> Result<Vec<&'p Node>, Status> {
+    let selectors = Selectors::parse(options, Fields::Core(CORE_NODE_FIELDS))?;
+    Ok(selectors.filter(&published.nodes, node_meta, false))
+}
+
+/// `GET /api/v1/nodes/{name}`.
+pub fn get_node<'p>(published: &'p Published, name: &str) -> Result<&'p Node, Status> {
+    published
+        .nodes
+        .binary_search_by(|node| by_name(&node.metadata, name))
+        .ok()
+        .and_then(|index| published.nodes.get(index))
+        .ok_or_else(|| Status::not_found("", "nodes", name))
+}
+
+/// `GET /api/v1/pods` (`namespace` `None`) or
+/// `/api/v1/namespaces/{namespace}/pods`: the selected pods, sorted by
+/// namespace then name.
+pub fn list_pods<'p>(
+    published: &'p Published,
+    namespace: Option<&str>,
+    options: &ListOptions<'_>,
+) -> Result<Vec<&'p Pod>, Status> {
+    let selectors = Selectors::parse(options, Fields::Core(CORE_POD_FIELDS))?;
+    let candidates = in_namespace(&published.pods, pod_meta, namespace);
+    Ok(selectors.filter(candidates, pod_meta, true))
+}
+
+/// `GET /api/v1/namespaces/{namespace}/pods/{name}`.
+pub fn get_pod<'p>(
+    published: &'p Published,
+    namespace: &str,
+    name: &str,
+) -> Result<&'p Pod, Status> {
+    published
+        .pods
+        .binary_search_by(|pod| by_namespace_and_name(&pod.metadata, namespace, name))
+        .ok()
+        .and_then(|index| published.pods.get(index))
+        .ok_or_else(|| Status::not_found("", "pods", name))
+}

@@ -1,0 +1,228 @@
+//! `Status`: how the API machinery reports an error, with its exact texts.
+//!
+//! Clients show `message` after `Error from server (<reason>): `, and read
+//! `reason` and `code` to decide what happened (kubectl's "not found"
+//! handling, client-go's `IsNotFound`). The constructors reproduce the
+//! apimachinery error helpers metrics-server and the kube-apiserver answer
+//! with, word for word; the JSON keeps Go's field order and omissions.
+
+use std::fmt::Write as _;
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use workingset_model::selector::GoQuoted;
+
+/// A failed request, as the API machinery's `metav1.Status`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Status {
+    /// The HTTP status code.
+    pub code: u16,
+    /// The machine-readable reason (`NotFound`, `BadRequest`, …).
+    pub reason: &'static str,
+    /// What clients print.
+    pub message: String,
+    /// The object the error is about; `None` omits `details` altogether.
+    pub details: Option<StatusDetails>,
+}
+
+/// `metav1.StatusDetails`, the parts this server fills in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusDetails {
+    /// Name of the object (`ns/name` for pod metrics, as metrics-server).
+    pub name: String,
+    /// API group; empty for the core group.
+    pub group: String,
+    /// The resource (not the kind, despite the field's name).
+    pub kind: String,
+}
+
+impl Status {
+    /// `errors.NewNotFound`: resource `nodemetrics` in group
+    /// `metrics.k8s.io` says `nodemetrics.metrics.k8s.io "NAME" not found`;
+    /// core resources have an empty group (`nodes "NAME" not found`).
+    pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
+        let mut message = String::from(resource);
+        if !group.is_empty() {
+            message.push('.');
+            message.push_str(group);
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(message, " {} not found", GoQuoted(name));
+        Self {
+            code: 404,
+            reason: "NotFound",
+            message,
+            details: Some(StatusDetails {
+                name: name.to_owned(),
+                group: group.to_owned(),
+                kind: resource.to_owned(),
+            }),
+        }
+    }
+
+    /// `errors.NewBadRequest`: the message as given, no details.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            code: 400,
+            reason: "BadRequest",
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// `errors.NewMethodNotSupported`: `action` (`watch`) on a resource
+    /// whose storage does not offer it.
+    pub fn method_not_supported(group: &str, resource: &str, action: &str) -> Self {
+        let qualified = if group.is_empty() {
+            resource.to_owned()
+        } else {
+            format!("{resource}.{group}")
+        };
+        Self {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: format!(
+                "{action} is not supported on resources of kind {}",
+                GoQuoted(&qualified)
+            ),
+            details: Some(StatusDetails {
+                name: String::new(),
+                group: group.to_owned(),
+                kind: resource.to_owned(),
+            }),
+        }
+    }
+
+    /// What the API server's router answers for a path it does not serve
+    /// (`errors.NewGenericServerResponse(404, …)`).
+    pub fn no_such_path() -> Self {
+        Self {
+            code: 404,
+            reason: "NotFound",
+            message: "the server could not find the requested resource".to_owned(),
+            details: Some(StatusDetails::default()),
+        }
+    }
+
+    /// What the API server's router answers for a method a path does not
+    /// serve (`errors.NewGenericServerResponse(405, …)`).
+    pub fn method_not_allowed() -> Self {
+        Self {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: "the server does not allow this method on the requested resource".to_owned(),
+            details: Some(StatusDetails::default()),
+        }
+    }
+
+    /// Content negotiation found nothing the client accepts that this
+    /// server can write.
+    pub fn not_acceptable(accepted: &[&str]) -> Self {
+        Self {
+            code: 406,
+            reason: "NotAcceptable",
+            message: format!(
+                "only the following media types are accepted: {}",
+                accepted.join(", ")
+            ),
+            details: None,
+        }
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising plain strings and integers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut status = serializer.serialize_struct("Status", 8)?;
+        status.serialize_field("kind", "Status")?;
+        status.serialize_field("apiVersion", "v1")?;
+        status.serialize_field("metadata", &EmptyObject)?;
+        status.serialize_field("status", "Failure")?;
+        status.serialize_field("message", &self.message)?;
+        status.serialize_field("reason", self.reason)?;
+        if let Some(details) = &self.details {
+            status.serialize_field("details", details)?;
+        }
+        status.serialize_field("code", &self.code)?;
+        status.end()
+    }
+}
+
+impl Serialize for StatusDetails {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = [
+            ("name", &self.name),
+            ("group", &self.group),
+            ("kind", &self.kind),
+        ];
+        let mut details = serializer.serialize_struct("StatusDetails", 3)?;
+        for (key, value) in fields {
+            if value.is_empty() {
+                details.skip_field(key)?;
+            } else {
+                details.serialize_field(key, value)?;
+            }
+        }
+        details.end()
+    }
+}
+
+/// `{}`: an empty `ListMeta`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_struct("ListMeta", 0)?.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(status: &Status) -> String {
+        String::from_utf8(status.to_json()).unwrap_or_default()
+    }
+
+    #[test]
+    fn not_found_is_byte_for_byte_the_apiservers() {
+        assert_eq!(
+            json(&Status::not_found("metrics.k8s.io", "nodemetrics", "n1")),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodemetrics.metrics.k8s.io \"n1\" not found","reason":"NotFound","details":{"name":"n1","group":"metrics.k8s.io","kind":"nodemetrics"},"code":404}"#
+        );
+        assert_eq!(
+            json(&Status::not_found("", "pods", "web")),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web\" not found","reason":"NotFound","details":{"name":"web","kind":"pods"},"code":404}"#
+        );
+    }
+
+    #[test]
+    fn generic_answers_carry_empty_details_and_bad_requests_none() {
+        assert_eq!(
+            json(&Status::no_such_path()),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#
+        );
+        assert_eq!(
+            json(&Status::bad_request("x")),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"x","reason":"BadRequest","code":400}"#
+        );
+        assert_eq!(
+            Status::method_not_supported("metrics.k8s.io", "pods", "watch").message,
+            r#"watch is not supported on resources of kind "pods.metrics.k8s.io""#
+        );
+    }
+
+    #[test]
+    fn names_are_quoted_as_go_does() {
+        assert_eq!(
+            Status::not_found("", "nodes", "a\"b").message,
+            r#"nodes "a\"b" not found"#
+        );
+    }
+}

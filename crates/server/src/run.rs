@@ -1,0 +1,795 @@
+//! The server's lifetime: [`start`] validates the configuration, binds,
+//! and spawns the tick loop and the accept loop; [`Server`] stops both.
+//!
+//! ```text
+//!  every resolution:  tick ──▶ per node, staggered, concurrently:
+//!                              GET /metrics/resource ─▶ decode ─┐ (one deadline,
+//!                              inventory::refresh ──────────────┤  a late task is
+//!                                                               ▼  aborted)
+//!                     store.record / record_failure ─▶ view::build
+//!                                                               │
+//!  ArcSwap<Published> ◀──────────────────── store ──────────────┘
+//!        ▲
+//!        └── load ── api handlers (never wait for a tick)
+//! ```
+//!
+//! # Timing
+//!
+//! The first tick starts at once, then one every resolution (a tick that is
+//! late — a starved process — skips to the next slot rather than bursting).
+//! A tick never outlasts the resolution: every node's requests end within
+//! `resolution − reserve` (its timeout is `min(scrape_timeout, what is left)`),
+//! where the reserve (a tenth of the resolution, at most 1 s) is kept for
+//! the store and the view. Results are joined against a deadline halfway
+//! into the reserve; a task still running then (a node that ignores its
+//! timeout) is aborted and counted as a `timeout`, so one node can never
+//! delay or corrupt the others.
+//!
+//! Nodes start at a deterministic offset each, spread evenly over
+//! `min(8 ms × nodes, 4 s, a quarter of the tick)`. metrics-server uses a
+//! random delay over the same span; an even spread avoids clumps, makes logs
+//! and tests reproducible, and — since each node is scraped at the same
+//! phase every tick — keeps the window between a node's two points close to
+//! the resolution instead of jittering by up to the spread.
+//!
+//! # Failures
+//!
+//! A failed scrape is recorded with the store, which keeps serving the
+//! node's last figures within its grace ([`store::SERVE_GRACE_RESOLUTIONS`]);
+//! a failed inventory refresh keeps the previous inventory for the same
+//! grace. A node's first failure is logged at warn and its recovery at
+//! info; repeated failures only at debug, so a dead node does not flood the
+//! log every tick.
+//!
+//! # Memory
+//!
+//! Bounded by the configured nodes: the store keeps at most two points per
+//! series and forgets pods a node no longer reports; inventories and
+//! per-node state are keyed by configured node names only.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use jiff::Timestamp;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{Instant, MissedTickBehavior};
+use workingset_httpd::stopped;
+/// The serving certificate's files and their errors; the types live with
+/// the accept loop in `workingset-httpd`.
+pub use workingset_httpd::{TlsError, TlsFiles};
+
+use crate::api::{self, ApiState, Health};
+use crate::client::{ClientError, ClientOptions, ScrapeClient};
+use crate::decode::decode_resource;
+use crate::inventory::{self, NodeInventory};
+use crate::point::{NodeBatch, PodRef};
+use crate::store::{self, Store};
+use crate::target::NodeSpec;
+use crate::telemetry::{SUCCESS, Telemetry};
+use crate::view::{self, Published};
+
+/// metrics-server's `--metric-resolution` as its manifests set it.
+pub const DEFAULT_RESOLUTION: Duration = Duration::from_secs(15);
+/// metrics-server's `--kubelet-request-timeout` default.
+pub const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests may run on after shutdown was asked for.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Stagger per node and its cap, as metrics-server's scraper.
+const STAGGER_PER_NODE: Duration = Duration::from_millis(8);
+const MAX_STAGGER: Duration = Duration::from_secs(4);
+/// The part of each tick kept for the store and the view: a tenth of the
+/// resolution, at most this.
+const MAX_RESERVE: Duration = Duration::from_secs(1);
+
+/// Everything [`start`] needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Time between two ticks (`--metric-resolution`); more than zero.
+    pub resolution: Duration,
+    /// Longest time one node's requests may take (`--kubelet-request-timeout`);
+    /// more than zero. Capped by what is left of the tick.
+    pub scrape_timeout: Duration,
+    /// The nodes to scrape; at least one, names unique.
+    pub nodes: Vec<NodeSpec>,
+    /// How to reach them (TLS, token, size cap).
+    pub client: ClientOptions,
+    /// Also answer the read-only core requests kubectl makes
+    /// (`/api/v1/nodes`, `/api/v1/namespaces/{ns}/pods`): standalone mode,
+    /// with no Kubernetes API server in front.
+    pub core_api: bool,
+    /// How long in-flight requests may run on after shutdown was asked for.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// A plain-HTTP standalone server on `listen` for `nodes`, with
+    /// metrics-server's defaults for everything else.
+    pub fn new(listen: SocketAddr, nodes: Vec<NodeSpec>) -> Self {
+        Self {
+            listen,
+            tls: None,
+            resolution: DEFAULT_RESOLUTION,
+            scrape_timeout: DEFAULT_SCRAPE_TIMEOUT,
+            nodes,
+            client: ClientOptions::default(),
+            core_api: true,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Why the server could not start. File errors name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The resolution is zero, which would scrape in a busy loop.
+    #[error("the metric resolution must be more than zero")]
+    ZeroResolution,
+    /// The scrape timeout is zero: every scrape would fail.
+    #[error("the kubelet request timeout must be more than zero")]
+    ZeroScrapeTimeout,
+    /// There is nothing to scrape.
+    #[error("no nodes to scrape")]
+    NoNodes,
+    /// Two nodes have the same name; their figures would overwrite each
+    /// other.
+    #[error("the node {name:?} is configured twice ({first} and {second})")]
+    DuplicateNode {
+        /// The name given twice.
+        name: String,
+        /// The first node's URL.
+        first: String,
+        /// The second node's URL.
+        second: String,
+    },
+    /// The scrape client could not be built (a CA or token file).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The serving certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address as configured.
+        addr: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Asks a running server to stop; cheap to clone, safe to use more than once.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl ShutdownHandle {
+    /// Stop the tick loop (mid-tick too), stop accepting connections and
+    /// let in-flight requests finish within the grace period. Returns at
+    /// once; await [`Server::stopped`] to know when it is done.
+    pub fn shutdown(&self) {
+        self.sender.send_replace(true);
+    }
+}
+
+/// Shuts the server down when dropped, so a forgotten (or panicking) owner
+/// does not leave it running.
+#[derive(Debug)]
+struct StopOnDrop(ShutdownHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+/// A running server.
+///
+/// Dropping it asks it to stop (without waiting); [`Server::shutdown`] asks
+/// and waits.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    tls: bool,
+    stop_on_drop: StopOnDrop,
+    http: JoinHandle<()>,
+    ticks: JoinHandle<()>,
+}
+
+impl Server {
+    /// The address actually bound (the port chosen for `:0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// A handle that stops the server from anywhere (a signal task, a test).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.stop_on_drop.0.clone()
+    }
+
+    /// Waits until the server has stopped, after someone used a
+    /// [`ShutdownHandle`]: the listener is closed, connections are done (or
+    /// were cut at the end of the grace period) and the tick loop has ended.
+    pub async fn stopped(self) {
+        let Server {
+            stop_on_drop,
+            http,
+            ticks,
+            ..
+        } = self;
+        if let Err(error) = http.await {
+            tracing::error!(%error, "The HTTP server task ended abnormally");
+        }
+        if let Err(error) = ticks.await {
+            tracing::error!(%error, "The tick loop ended abnormally");
+        }
+        drop(stop_on_drop);
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub async fn shutdown(self) {
+        self.stop_on_drop.0.shutdown();
+        self.stopped().await;
+    }
+}
+
+/// Validates the configuration, builds the scrape client, loads the
+/// certificate, binds the listener and starts the tick and accept loops on
+/// the current tokio runtime.
+///
+/// The Metrics API is empty (and `/readyz` fails) until two ticks have given
+/// rates; the first tick starts at once.
+pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+    validate(&config)?;
+    // Every file is read before binding, so a bad file never leaves a
+    // half-started server behind.
+    let client = ScrapeClient::new(&config.client)?;
+    let acceptor = match &config.tls {
+        Some(files) => Some(workingset_httpd::tls_acceptor(files)?),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let (sender, receiver) = watch::channel(false);
+    let handle = ShutdownHandle {
+        sender: Arc::new(sender),
+    };
+    let published = Arc::new(ArcSwap::from_pointee(Published::empty(Timestamp::now())));
+    let telemetry = Arc::new(Telemetry::new(
+        config.resolution,
+        config.nodes.iter().map(|node| node.name.clone()),
+    ));
+
+    let node_count = config.nodes.len();
+    let tick_loop = TickLoop::new(
+        &config,
+        client,
+        Arc::clone(&published),
+        Arc::clone(&telemetry),
+    );
+    let ticks = tokio::spawn(tick_loop.run(receiver.clone()));
+
+    let health: Arc<dyn Health> = telemetry;
+    let router = api::router(ApiState {
+        published,
+        health,
+        core_api: config.core_api,
+    });
+    let tls = acceptor.is_some();
+    let http = tokio::spawn(workingset_httpd::serve(
+        listener,
+        acceptor,
+        router,
+        receiver,
+        config.shutdown_grace,
+    ));
+
+    tracing::info!(
+        addr = %local_addr,
+        tls,
+        nodes = node_count,
+        resolution = ?config.resolution,
+        "Listening"
+    );
+    Ok(Server {
+        local_addr,
+        tls,
+        stop_on_drop: StopOnDrop(handle),
+        http,
+        ticks,
+    })
+}
+
+fn validate(config: &ServerConfig) -> Result<(), StartError> {
+    if config.resolution.is_zero() {
+        return Err(StartError::ZeroResolution);
+    }
+    if config.scrape_timeout.is_zero() {
+        return Err(StartError::ZeroScrapeTimeout);
+    }
+    if config.nodes.is_empty() {
+        return Err(StartError::NoNodes);
+    }
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for node in &config.nodes {
+        if let Some(first) = seen.insert(&node.name, &node.url) {
+            return Err(StartError::DuplicateNode {
+                name: node.name.clone(),
+                first: first.to_owned(),
+                second: node.url.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The part of a tick the nodes' requests may use, and the join deadline
+/// (halfway into the reserve), both from the tick's start.
+fn tick_budget(resolution: Duration) -> (Duration, Duration) {
+    let reserve = (resolution / 10).min(MAX_RESERVE);
+    (resolution - reserve, resolution - reserve / 2)
+}
+
+/// When node `index` of `count` starts within a tick whose requests may
+/// use `budget`.
+fn stagger_offset(index: usize, count: usize, budget: Duration) -> Duration {
+    let count_u32 = u32::try_from(count).unwrap_or(u32::MAX).max(1);
+    let spread = STAGGER_PER_NODE
+        .saturating_mul(count_u32)
+        .min(MAX_STAGGER)
+        .min(budget / 4);
+    let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
+    spread.mul_f64(f64::from(index_u32) / f64::from(count_u32))
+}
+
+/// A failure of one request, as a metric label and a message for the log.
+#[derive(Debug, Clone)]
+struct Failure {
+    outcome: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(outcome: &'static str, error: impl std::fmt::Display) -> Self {
+        Self {
+            outcome,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// What one node's task brought back.
+#[derive(Debug)]
+struct NodeScrape {
+    index: usize,
+    /// The decoded batch and when its response arrived.
+    resource: Result<(NodeBatch, Timestamp), Failure>,
+    resource_duration: Duration,
+    inventory: Result<NodeInventory, Failure>,
+}
+
+impl NodeScrape {
+    /// A node whose task did not bring anything back (aborted at the
+    /// deadline, or panicked).
+    fn lost(index: usize, outcome: &'static str, message: &str, duration: Duration) -> Self {
+        Self {
+            index,
+            resource: Err(Failure::new(outcome, message)),
+            resource_duration: duration,
+            inventory: Err(Failure::new(outcome, message)),
+        }
+    }
+}
+
+/// What the loop remembers about a node between ticks, besides the store.
+#[derive(Debug, Default)]
+struct NodeState {
+    /// The last scrape failed (and that was logged at warn).
+    scrape_failing: bool,
+    /// The last inventory refresh failed (and that was logged at warn).
+    inventory_failing: bool,
+    /// When the inventory was last refreshed successfully.
+    inventory_refreshed: Option<Timestamp>,
+}
+
+/// The tick loop's state; owned by its task.
+#[derive(Debug)]
+struct TickLoop {
+    nodes: Vec<Arc<NodeSpec>>,
+    client: ScrapeClient,
+    resolution: Duration,
+    scrape_timeout: Duration,
+    store: Store,
+    inventories: BTreeMap<String, NodeInventory>,
+    /// Per configured node, in the order of `nodes`.
+    states: Vec<NodeState>,
+    published: Arc<ArcSwap<Published>>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl TickLoop {
+    fn new(
+        config: &ServerConfig,
+        client: ScrapeClient,
+        published: Arc<ArcSwap<Published>>,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        Self {
+            nodes: config.nodes.iter().cloned().map(Arc::new).collect(),
+            client,
+            resolution: config.resolution,
+            scrape_timeout: config.scrape_timeout,
+            store: Store::new(config.resolution),
+            inventories: BTreeMap::new(),
+            states: config.nodes.iter().map(|_| NodeState::default()).collect(),
+            published,
+            telemetry,
+        }
+    }
+
+    /// Ticks until `shutdown` is asked for; a tick in progress is abandoned
+    /// (its requests aborted) rather than waited for.
+    async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.resolution);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                biased;
+                () = stopped(&mut shutdown) => break,
+                _ = ticker.tick() => {}
+            }
+            // Cancelling a tick is safe: everything it changes is changed
+            // after its last await.
+            tokio::select! {
+                biased;
+                () = stopped(&mut shutdown) => break,
+                () = self.tick() => {}
+            }
+        }
+        tracing::debug!("Tick loop stopped");
+    }
+
+    async fn tick(&mut self) {
+        let started = Instant::now();
+        self.telemetry.tick_started(Timestamp::now());
+        let scrapes = self.scrape_all(started).await;
+
+        let now = Timestamp::now();
+        for scrape in scrapes {
+            self.apply(scrape, now);
+        }
+        // Only configured nodes are ever scraped, so this only matters once
+        // the node source can change; it keeps memory tied to that set.
+        let configured: HashSet<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        self.store.retain_nodes(|name| configured.contains(name));
+        self.inventories
+            .retain(|name, _| configured.contains(name.as_str()));
+
+        let published = view::build(&self.store, &self.inventories, now);
+        let without_rate: usize = published
+            .pod_metrics
+            .iter()
+            .filter_map(|pod| {
+                let key = PodRef {
+                    namespace: pod.metadata.namespace.clone(),
+                    name: pod.metadata.name.clone(),
+                };
+                self.store.pod_usage(&key, now)
+            })
+            .map(|usage| usage.without_rate.len())
+            .sum();
+        let (nodes_served, pods_served) =
+            (published.node_metrics.len(), published.pod_metrics.len());
+        self.published.store(Arc::new(published));
+        let points = self.store.points();
+        self.telemetry.set_points(points);
+        self.telemetry.containers_without_rate(without_rate);
+        let took = started.elapsed();
+        self.telemetry.tick_finished(took);
+        tracing::debug!(
+            seconds = took.as_secs_f64(),
+            nodes = nodes_served,
+            pods = pods_served,
+            points,
+            "Tick done"
+        );
+    }
+
+    /// Scrapes every node concurrently, each at its stagger offset, and
+    /// collects what came back by the join deadline.
+    async fn scrape_all(&self, started: Instant) -> Vec<NodeScrape> {
+        let (budget, join_after) = tick_budget(self.resolution);
+        let deadline = started + budget;
+        let count = self.nodes.len();
+        // Dropping the set (shutdown mid-tick) aborts every task in it.
+        let mut tasks = JoinSet::new();
+        let mut pending: HashMap<tokio::task::Id, usize> = HashMap::with_capacity(count);
+        for (index, spec) in self.nodes.iter().enumerate() {
+            let task = scrape_node(
+                index,
+                self.client.clone(),
+                Arc::clone(spec),
+                self.inventories.get(&spec.name).cloned(),
+                started + stagger_offset(index, count, budget),
+                deadline,
+                self.scrape_timeout,
+            );
+            let abort = tasks.spawn(task);
+            pending.insert(abort.id(), index);
+        }
+
+        let mut scrapes = Vec::with_capacity(count);
+        let join_deadline = started + join_after;
+        loop {
+            match tokio::time::timeout_at(join_deadline, tasks.join_next_with_id()).await {
+                Ok(None) => break,
+                Ok(Some(Ok((id, scrape)))) => {
+                    pending.remove(&id);
+                    scrapes.push(scrape);
+                }
+                Ok(Some(Err(error))) => {
+                    if let Some(index) = pending.remove(&error.id()) {
+                        tracing::error!(node = %self.nodes[index].name, %error, "A scrape task failed");
+                        scrapes.push(NodeScrape::lost(
+                            index,
+                            "task_failed",
+                            "the scrape task failed",
+                            started.elapsed(),
+                        ));
+                    }
+                }
+                Err(_elapsed) => {
+                    tasks.abort_all();
+                    break;
+                }
+            }
+        }
+        for index in pending.into_values() {
+            scrapes.push(NodeScrape::lost(
+                index,
+                "timeout",
+                "still running at the end of the tick; aborted",
+                started.elapsed(),
+            ));
+        }
+        scrapes
+    }
+
+    /// Records one node's results with the store, the inventories, the
+    /// telemetry and the log.
+    fn apply(&mut self, scrape: NodeScrape, now: Timestamp) {
+        let NodeScrape {
+            index,
+            resource,
+            resource_duration,
+            inventory,
+        } = scrape;
+        let Some(spec) = self.nodes.get(index).cloned() else {
+            return;
+        };
+        let Some(state) = self.states.get_mut(index) else {
+            return;
+        };
+        let node = spec.name.as_str();
+        let seconds = resource_duration.as_secs_f64();
+        match resource {
+            Ok((batch, received_at)) => {
+                let pods = batch.pods.len();
+                self.store.record(batch, received_at);
+                self.telemetry
+                    .record_scrape(node, SUCCESS, resource_duration);
+                if std::mem::take(&mut state.scrape_failing) {
+                    tracing::info!(node, seconds, pods, "Node scrape recovered");
+                } else {
+                    tracing::debug!(node, seconds, pods, "Node scraped");
+                }
+            }
+            Err(failure) => {
+                self.store.record_failure(node, now);
+                self.telemetry
+                    .record_scrape(node, failure.outcome, resource_duration);
+                if std::mem::replace(&mut state.scrape_failing, true) {
+                    tracing::debug!(node, outcome = failure.outcome, error = %failure.message, "Node scrape failed again");
+                } else {
+                    tracing::warn!(
+                        node,
+                        url = %spec.url,
+                        outcome = failure.outcome,
+                        error = %failure.message,
+                        seconds,
+                        "Node scrape failed"
+                    );
+                }
+            }
+        }
+        match inventory {
+            Ok(inventory) => {
+                self.inventories.insert(spec.name.clone(), inventory);
+                state.inventory_refreshed = Some(now);
+                self.telemetry.record_inventory(node, SUCCESS);
+                if std::mem::take(&mut state.inventory_failing) {
+                    tracing::info!(node, "Node inventory refresh recovered");
+                }
+            }
+            Err(failure) => {
+                self.telemetry.record_inventory(node, failure.outcome);
+                let grace = self
+                    .resolution
+                    .saturating_mul(store::SERVE_GRACE_RESOLUTIONS);
+                let within_grace = state.inventory_refreshed.is_some_and(|at| {
+                    Duration::try_from(now.duration_since(at)).unwrap_or(Duration::ZERO) <= grace
+                });
+                if !within_grace {
+                    self.inventories.remove(node);
+                }
+                if std::mem::replace(&mut state.inventory_failing, true) {
+                    tracing::debug!(node, outcome = failure.outcome, error = %failure.message, kept = within_grace, "Node inventory refresh failed again");
+                } else {
+                    tracing::warn!(
+                        node,
+                        url = %spec.url,
+                        outcome = failure.outcome,
+                        error = %failure.message,
+                        kept = within_grace,
+                        "Node inventory refresh failed"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// One node's work for one tick: wait for its offset, then fetch
+/// `/metrics/resource` and refresh the inventory concurrently, both within
+/// `min(scrape_timeout, what is left until deadline)`.
+async fn scrape_node(
+    index: usize,
+    client: ScrapeClient,
+    spec: Arc<NodeSpec>,
+    previous: Option<NodeInventory>,
+    start_at: Instant,
+    deadline: Instant,
+    scrape_timeout: Duration,
+) -> NodeScrape {
+    tokio::time::sleep_until(start_at).await;
+    let timeout = scrape_timeout.min(deadline.saturating_duration_since(Instant::now()));
+    let resource = async {
+        let started = Instant::now();
+        let url = format!("{}/metrics/resource", spec.url);
+        let result = match client.get(&url, timeout).await {
+            Ok(body) => {
+                let received_at = Timestamp::now();
+                decode_resource(&body, &spec.name, received_at)
+                    .map(|batch| (batch, received_at))
+                    .map_err(|error| Failure::new(error.outcome(), error))
+            }
+            Err(error) => Err(Failure::new(error.outcome(), error)),
+        };
+        (result, started.elapsed())
+    };
+    let inventory = async {
+        inventory::refresh(&client, &spec, previous.as_ref(), timeout)
+            .await
+            .map_err(|error| Failure::new(error.outcome(), error))
+    };
+    let ((resource, resource_duration), inventory) = tokio::join!(resource, inventory);
+    NodeScrape {
+        index,
+        resource,
+        resource_duration,
+        inventory,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, url: &str) -> NodeSpec {
+        NodeSpec {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn config(nodes: Vec<NodeSpec>) -> ServerConfig {
+        ServerConfig::new("127.0.0.1:0".parse().unwrap(), nodes)
+    }
+
+    #[test]
+    fn the_configuration_is_checked_before_anything_starts() {
+        let one = vec![spec("a", "http://127.0.0.1:1")];
+        assert!(validate(&config(one.clone())).is_ok());
+        assert!(matches!(
+            validate(&config(Vec::new())),
+            Err(StartError::NoNodes)
+        ));
+        let mut zero = config(one.clone());
+        zero.resolution = Duration::ZERO;
+        assert!(matches!(validate(&zero), Err(StartError::ZeroResolution)));
+        let mut zero = config(one);
+        zero.scrape_timeout = Duration::ZERO;
+        assert!(matches!(
+            validate(&zero),
+            Err(StartError::ZeroScrapeTimeout)
+        ));
+        let twice = config(vec![
+            spec("a", "http://127.0.0.1:1"),
+            spec("b", "http://127.0.0.1:2"),
+            spec("a", "http://127.0.0.1:3"),
+        ]);
+        let error = validate(&twice).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the node \"a\" is configured twice (http://127.0.0.1:1 and http://127.0.0.1:3)"
+        );
+    }
+
+    #[test]
+    fn a_tick_keeps_a_reserve_for_the_store() {
+        // A tenth of the resolution, joined halfway into it...
+        assert_eq!(
+            tick_budget(Duration::from_secs(1)),
+            (Duration::from_millis(900), Duration::from_millis(950))
+        );
+        // ... at most a second.
+        assert_eq!(
+            tick_budget(Duration::from_secs(15)),
+            (Duration::from_secs(14), Duration::from_millis(14_500))
+        );
+    }
+
+    #[test]
+    fn nodes_are_spread_evenly_within_bounds() {
+        let budget = Duration::from_secs(14);
+        // Three nodes: 24 ms spread, 8 ms apart.
+        let offsets: Vec<_> = (0..3).map(|i| stagger_offset(i, 3, budget)).collect();
+        assert_eq!(
+            offsets,
+            [
+                Duration::ZERO,
+                Duration::from_millis(8),
+                Duration::from_millis(16)
+            ]
+        );
+        // Many nodes: never more than 4 s...
+        let long = Duration::from_secs(59);
+        assert!(stagger_offset(4_999, 5_000, long) < MAX_STAGGER);
+        assert!(stagger_offset(4_999, 5_000, long) > Duration::from_millis(3_990));
+        // ... nor more than a quarter of the tick (15 s resolution).
+        assert!(stagger_offset(4_999, 5_000, budget) < Duration::from_millis(3_500));
+        assert!(stagger_offset(4_999, 5_000, budget) > Duration::from_millis(3_490));
+        // A short tick: never more than a quarter of it.
+        let short = Duration::from_millis(900);
+        assert!(stagger_offset(999, 1_000, short) < short / 4);
+        // One node starts at once.
+        assert_eq!(stagger_offset(0, 1, budget), Duration::ZERO);
+    }
+}
