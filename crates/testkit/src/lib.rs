@@ -16,6 +16,8 @@
 
 pub mod disk;
 pub mod docker;
+pub mod fake_agent;
+pub mod kube;
 mod own_cgroup;
 pub mod process;
 pub mod workload;

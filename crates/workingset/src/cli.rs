@@ -3,8 +3,10 @@
 //! `workingset top` accepts kubectl's flags with kubectl's syntax (Go booleans
 //! such as `--no-headers=false`, the `nodes`/`no`/`pods`/`po` aliases) and,
 //! when parsing fails, prints the text cobra prints and exits 1, so scripts
-//! written for `kubectl top` behave the same. `workingset agent` shares the
-//! flags that say where the machine's files are ([`SourceArgs`]).
+//! written for `kubectl top` behave the same. `workingset agent` and
+//! `workingset serve` share the flags that say where the machine's files are
+//! ([`SourceArgs`]); `server` and `serve` share the scrape flags
+//! ([`ScrapeArgs`]), named as metrics-server names them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +15,8 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser, Subcommand};
 use workingset_cgroup::Config;
 use workingset_model::duration::GoDuration;
+use workingset_server::client::ClientOptions;
+use workingset_server::target::NodeSpec;
 
 /// workingset: from cgroup files to `kubectl top`, with every number explained.
 #[derive(Debug, Parser)]
@@ -20,8 +24,8 @@ use workingset_model::duration::GoDuration;
 #[command(propagate_version = true)]
 pub struct Cli {
     /// Log filter for diagnostics on stderr (tracing `EnvFilter` syntax, e.g.
-    /// `debug`) [default: `warn`; `info` for `agent`, a daemon whose start
-    /// and stop should be on record].
+    /// `debug`) [default: `warn`; `info` for `agent`, `server` and `serve`,
+    /// daemons whose start and stop should be on record].
     #[arg(long, global = true, env = "WORKINGSET_LOG", value_name = "FILTER")]
     pub log: Option<String>,
     #[command(subcommand)]
@@ -36,6 +40,17 @@ pub enum Command {
     /// Serve this machine's figures as a kubelet does (/stats/summary,
     /// /metrics/resource, /metrics/cadvisor) for metrics-server and Prometheus.
     Agent(AgentArgs),
+    /// Scrape agents or kubelets and serve the Metrics API (metrics.k8s.io)
+    /// that `kubectl top` and autoscalers read, as metrics-server does.
+    Server(ServerArgs),
+    /// Agent and metrics server in one process: a Metrics API for this
+    /// machine (and any --node) on 127.0.0.1:8001.
+    Serve(ServeArgs),
+    /// Explain where every figure of a pod or node comes from: files, formulas,
+    /// `kubectl top`, `docker stats`, the OOM headroom, the pause container.
+    Explain(crate::explain::ExplainArgs),
+    /// Print the shell completion script (bash, zsh or fish).
+    Completion(crate::completion::CompletionArgs),
 }
 
 /// `workingset top`.
@@ -45,6 +60,9 @@ pub struct TopArgs {
     pub resource: TopResource,
     #[command(flatten)]
     pub local: LocalArgs,
+    /// kubectl's flags for talking to a cluster (remote mode).
+    #[command(flatten)]
+    pub kube: crate::remote::KubeArgs,
 }
 
 /// Where this machine's files are: what `top` and `agent` both read.
@@ -174,6 +192,118 @@ pub struct AgentArgs {
     pub token_file: Option<PathBuf>,
 }
 
+/// What `server` and `serve` share: where the Metrics API is served, the
+/// nodes to scrape and how to reach them. Flag names are metrics-server's
+/// where it has one.
+#[derive(Debug, Clone, Args)]
+pub struct ScrapeArgs {
+    /// A node to scrape: its name and the base URL of its agent or kubelet
+    /// (repeatable), e.g. `node-1=https://10.0.0.5:10250`.
+    #[arg(long = "node", value_name = "NAME=URL", value_parser = parse_node)]
+    pub nodes: Vec<NodeSpec>,
+    /// A file of nodes to scrape: one `NAME=URL [LABEL=VALUE ...]` a line,
+    /// `#` comments.
+    #[arg(long, value_name = "FILE")]
+    pub nodes_file: Option<PathBuf>,
+    /// Address to serve the Metrics API on. Loopback by default: the API
+    /// shows every workload of every node to whoever can reach it.
+    #[arg(long, default_value = "127.0.0.1:8001", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Longest time one node's requests may take in a tick (Go duration).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub kubelet_request_timeout: GoDuration,
+    /// Do not verify the nodes' serving certificates (still TLS).
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub kubelet_insecure_tls: bool,
+    /// PEM file of the CA that signs the nodes' serving certificates
+    /// [default: the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub kubelet_certificate_authority: Option<PathBuf>,
+    /// File holding the bearer token sent to every node (re-read when it
+    /// changes).
+    #[arg(long, value_name = "FILE")]
+    pub kubelet_token_file: Option<PathBuf>,
+    /// The largest response body accepted from a node, in bytes; a larger
+    /// one fails that node's scrape.
+    #[arg(long, value_name = "BYTES", default_value_t = ClientOptions::DEFAULT_MAX_BODY_BYTES, value_parser = parse_positive_bytes)]
+    pub max_response_bytes: usize,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-private-key-file).
+    #[arg(long, value_name = "FILE", requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of --tls-cert-file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+}
+
+impl ScrapeArgs {
+    /// The scrape client's options these flags describe.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            ca_file: self.kubelet_certificate_authority.clone(),
+            insecure_tls: self.kubelet_insecure_tls,
+            token_file: self.kubelet_token_file.clone(),
+            max_body_bytes: self.max_response_bytes,
+        }
+    }
+}
+
+/// `workingset server`: the metrics server in standalone mode.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Nodes, listen address, client and TLS flags.
+    #[command(flatten)]
+    pub scrape: ScrapeArgs,
+    /// Time between two scrapes of every node; the Metrics API's figures are
+    /// rates over about this window (Go duration).
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub metric_resolution: GoDuration,
+}
+
+/// `workingset serve`: an agent for this machine and the metrics server.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The machine's files.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Nodes besides this machine, listen address, client and TLS flags.
+    #[command(flatten)]
+    pub scrape: ScrapeArgs,
+    /// Time between two scrapes (Go duration). Shorter than `server`'s 15s
+    /// so that the first figures show within seconds; one node on loopback
+    /// costs next to nothing to scrape.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub metric_resolution: GoDuration,
+    /// Time between two sampling passes of the embedded agent (Go
+    /// duration): well under the resolution, so every scrape sees a fresh
+    /// sample.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub housekeeping_interval: GoDuration,
+}
+
+/// A `--node NAME=URL` value.
+fn parse_node(text: &str) -> Result<NodeSpec, String> {
+    NodeSpec::parse_flag(text).map_err(|e| e.to_string())
+}
+
+/// A byte count that is more than zero.
+fn parse_positive_bytes(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be more than zero".to_owned()),
+        Ok(bytes) => Ok(bytes),
+        // pflag's wording for a bad integer.
+        Err(e) => {
+            let reason = match e.kind() {
+                std::num::IntErrorKind::PosOverflow => "value out of range",
+                _ => "invalid syntax",
+            };
+            Err(format!(
+                "strconv.ParseUint: parsing {}: {reason}",
+                go_quote(text)
+            ))
+        }
+    }
+}
+
 /// A Go duration that is more than zero.
 fn parse_positive_duration(text: &str) -> Result<GoDuration, String> {
     let duration: GoDuration = text.parse().map_err(|e| format!("{e}"))?;
@@ -212,7 +342,10 @@ pub struct TopNodeArgs {
     /// Print node resources based on Capacity instead of Allocatable(default) of the nodes.
     #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
     pub show_capacity: bool,
-    /// Enables using protocol-buffers to access Metrics API (accepted; answers are JSON).
+    /// Accepted as kubectl's global flag is; nodes have no namespace.
+    #[arg(short = 'n', long = "namespace", hide = true)]
+    pub namespace: Option<String>,
+    /// Enables using protocol-buffers to access Metrics API (remote mode asks for them as kubectl does).
     #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true")]
     pub use_protocol_buffers: bool,
 }
@@ -247,7 +380,7 @@ pub struct TopPodArgs {
     /// Print the sum of the resource usage.
     #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
     pub sum: bool,
-    /// Enables using protocol-buffers to access Metrics API (accepted; answers are JSON).
+    /// Enables using protocol-buffers to access Metrics API (remote mode asks for them as kubectl does).
     #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true")]
     pub use_protocol_buffers: bool,
 }
@@ -339,8 +472,15 @@ pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
                     // The value parser's own message (Go's ParseBool text for
                     // booleans, Go's ParseDuration text for durations), as
                     // pflag reports it.
+                    let valid = match error.get(ContextKind::ValidValue) {
+                        Some(ContextValue::Strings(values)) => {
+                            Some(format!("must be one of: {}", values.join(", ")))
+                        }
+                        _ => None,
+                    };
                     let reason = std::error::Error::source(error)
                         .map(ToString::to_string)
+                        .or(valid)
                         .or_else(|| parse_go_bool(&value).err())
                         .unwrap_or_else(|| "invalid value".to_owned());
                     format!(
@@ -359,6 +499,22 @@ pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
                     )
                 }
             }
+        }
+        ErrorKind::MissingRequiredArgument
+            if matches!(
+                error.get(ContextKind::InvalidArg),
+                Some(ContextValue::Strings(args)) if args.iter().all(|a| a.starts_with('<'))
+            ) =>
+        {
+            // A missing argument (`explain pod` without NAME).
+            let missing = match error.get(ContextKind::InvalidArg) {
+                Some(ContextValue::Strings(args)) => args.join(" "),
+                _ => String::new(),
+            };
+            format!(
+                "error: {} is missing\nSee '{command} --help' for usage.",
+                missing.trim_matches(['<', '>'])
+            )
         }
         ErrorKind::MissingRequiredArgument => {
             // Flags one of the others needs (`--tls-cert-file` without its
@@ -418,7 +574,7 @@ fn command_path(args: &[String]) -> String {
     if let Some(command) = words.next() {
         path.push(' ');
         path.push_str(command);
-        if command == "top"
+        if (command == "top" || command == "explain")
             && let Some(resource) = words.next()
         {
             let canonical = match resource.as_str() {
@@ -537,6 +693,138 @@ mod tests {
         assert_eq!(
             fail("workingset agent --window 1s").message,
             "error: unknown flag: --window\nSee 'workingset agent --help' for usage."
+        );
+    }
+
+    #[test]
+    fn server_flags_and_their_defaults() {
+        let cli = parse("workingset server --node a=http://127.0.0.1:10250");
+        let Command::Server(server) = cli.command else {
+            panic!("not a server command")
+        };
+        let scrape = &server.scrape;
+        assert_eq!(scrape.nodes.len(), 1);
+        assert_eq!(
+            (scrape.nodes[0].name.as_str(), scrape.nodes[0].url.as_str()),
+            ("a", "http://127.0.0.1:10250")
+        );
+        assert_eq!(scrape.listen.to_string(), "127.0.0.1:8001");
+        assert_eq!(server.metric_resolution.to_string(), "15s");
+        assert_eq!(scrape.kubelet_request_timeout.to_string(), "10s");
+        assert_eq!(scrape.client_options(), ClientOptions::default());
+        assert!(scrape.nodes_file.is_none() && scrape.tls_cert_file.is_none());
+
+        let cli = parse(
+            "workingset server --node a=https://10.0.0.1:10250 --node b=https://10.0.0.2:10250/ --nodes-file /n --listen 0.0.0.0:443 --metric-resolution 30s --kubelet-request-timeout 2s --kubelet-insecure-tls --kubelet-token-file /t --max-response-bytes 1024 --tls-cert-file /c --tls-private-key-file /k",
+        );
+        let Command::Server(server) = cli.command else {
+            panic!("not a server command")
+        };
+        let scrape = &server.scrape;
+        let names: Vec<&str> = scrape.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(scrape.nodes[1].url, "https://10.0.0.2:10250");
+        assert_eq!(
+            scrape.nodes_file.as_deref(),
+            Some(std::path::Path::new("/n"))
+        );
+        assert_eq!(scrape.listen.to_string(), "0.0.0.0:443");
+        assert_eq!(server.metric_resolution.0.as_secs(), 30);
+        assert_eq!(scrape.kubelet_request_timeout.0.as_secs(), 2);
+        let client = scrape.client_options();
+        assert!(client.insecure_tls && client.ca_file.is_none());
+        assert_eq!(
+            client.token_file.as_deref(),
+            Some(std::path::Path::new("/t"))
+        );
+        assert_eq!(client.max_body_bytes, 1024);
+        assert!(scrape.tls_cert_file.is_some() && scrape.tls_private_key_file.is_some());
+        // A Go boolean, as metrics-server's flag.
+        let cli = parse(
+            "workingset server --kubelet-insecure-tls=false --kubelet-certificate-authority /ca",
+        );
+        let Command::Server(server) = cli.command else {
+            panic!("not a server command")
+        };
+        assert!(!server.scrape.kubelet_insecure_tls);
+        assert_eq!(
+            server.scrape.client_options().ca_file.as_deref(),
+            Some(std::path::Path::new("/ca"))
+        );
+    }
+
+    #[test]
+    fn server_flag_errors_read_like_cobra() {
+        let error = fail("workingset server --node a");
+        assert_eq!(error.code, 1);
+        assert!(
+            error.message.starts_with(
+                "error: invalid argument \"a\" for \"--node\" flag: invalid --node value: "
+            ),
+            "{}",
+            error.message
+        );
+        assert!(
+            error
+                .message
+                .ends_with("\nSee 'workingset server --help' for usage."),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            fail("workingset server --metric-resolution 0s").message,
+            "error: invalid argument \"0s\" for \"--metric-resolution\" flag: must be more than zero\nSee 'workingset server --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset server --max-response-bytes 1k").message,
+            "error: invalid argument \"1k\" for \"--max-response-bytes\" flag: strconv.ParseUint: parsing \"1k\": invalid syntax\nSee 'workingset server --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset server --max-response-bytes 0").message,
+            "error: invalid argument \"0\" for \"--max-response-bytes\" flag: must be more than zero\nSee 'workingset server --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset server --tls-private-key-file /k").message,
+            "error: required flag(s) \"tls-cert-file\" not set\nSee 'workingset server --help' for usage."
+        );
+        // Machine flags belong to the commands that read the machine.
+        assert_eq!(
+            fail("workingset server --cgroup-root /a").message,
+            "error: unknown flag: --cgroup-root\nSee 'workingset server --help' for usage."
+        );
+    }
+
+    #[test]
+    fn serve_flags_and_their_defaults() {
+        let cli = parse("workingset serve");
+        let Command::Serve(serve) = cli.command else {
+            panic!("not a serve command")
+        };
+        assert_eq!(serve.scrape.listen.to_string(), "127.0.0.1:8001");
+        assert_eq!(serve.metric_resolution.to_string(), "5s");
+        assert_eq!(serve.housekeeping_interval.to_string(), "1s");
+        assert!(serve.scrape.nodes.is_empty());
+        assert_eq!(serve.source.cgroup_root, "/");
+
+        let cli = parse(
+            "workingset serve --listen 127.0.0.1:0 --node-name laptop --node other=http://127.0.0.1:10250 --cgroup-root /a --housekeeping-interval 500ms --metric-resolution 2s",
+        );
+        let Command::Serve(serve) = cli.command else {
+            panic!("not a serve command")
+        };
+        assert_eq!(serve.scrape.listen.port(), 0);
+        assert_eq!(serve.source.node_name(), "laptop");
+        assert_eq!(serve.scrape.nodes[0].name, "other");
+        assert_eq!(serve.source.cgroup_root, "/a");
+        assert_eq!(serve.housekeeping_interval.0.as_millis(), 500);
+        assert_eq!(serve.metric_resolution.0.as_secs(), 2);
+        assert_eq!(
+            fail("workingset serve --housekeeping-interval 0s").message,
+            "error: invalid argument \"0s\" for \"--housekeeping-interval\" flag: must be more than zero\nSee 'workingset serve --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset serve --window 1s").message,
+            "error: unknown flag: --window\nSee 'workingset serve --help' for usage."
         );
     }
 

@@ -42,7 +42,7 @@ pub fn sample(args: &LocalArgs) -> anyhow::Result<MachineMetrics> {
 
 /// Asks the container runtimes once; a runtime that is absent or fails
 /// contributes nothing (workloads keep their path-based names).
-fn runtime_inventory(config: RuntimeConfig) -> anyhow::Result<Inventory> {
+pub(crate) fn runtime_inventory(config: RuntimeConfig) -> anyhow::Result<Inventory> {
     if config.docker_socket.is_none() && config.cri_socket.is_none() {
         return Ok(Inventory::default());
     }

@@ -1,10 +1,16 @@
 //! The `workingset` binary: parses the command line, sets up logging and
 //! hands over to the library crates. It owns exit codes, signals and the
-//! tokio runtime of `agent`, and nothing else.
+//! tokio runtime of the daemons (`agent`, `server`, `serve`), and nothing
+//! else.
 
 mod cli;
+mod completion;
+mod explain;
 mod local;
+mod remote;
+mod server;
 
+use std::future::Future;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,16 +22,16 @@ use tracing_subscriber::EnvFilter;
 use workingset_agent::http::{AgentConfig, DEFAULT_SHUTDOWN_GRACE, MachineFacts, TlsFiles};
 use workingset_agent::sampler::Sampler;
 use workingset_cgroup::Cgroups;
-use workingset_top::{KubectlVersion, TopError, TopNodeOptions, TopPodOptions};
+use workingset_top::{KubectlVersion, MetricsSource, TopError, TopNodeOptions, TopPodOptions};
 
 use crate::cli::{AgentArgs, Cli, Command, TopArgs, TopResource};
 
-/// Worker threads of the agent's runtime: requests are cheap renders of
-/// ready data and sampling runs on the blocking pool, so two are plenty and
-/// keep the agent's footprint small on the nodes it measures.
-const AGENT_WORKERS: usize = 2;
+/// Worker threads of a daemon's runtime: requests are cheap renders of
+/// ready data, sampling runs on the blocking pool and scraping is IO-bound,
+/// so two are plenty and keep the footprint small on the nodes measured.
+const DAEMON_WORKERS: usize = 2;
 /// How long the runtime waits for blocking work (a sampling pass still
-/// running) after the agent stopped, before the process exits anyway.
+/// running) after the daemon stopped, before the process exits anyway.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
@@ -43,13 +49,23 @@ fn main() -> ExitCode {
         }
     };
     let default_log = match cli.command {
-        Command::Top(_) => "warn",
-        Command::Agent(_) => "info",
+        // kubectl prints nothing but its table and its error: the warnings
+        // of the libraries under remote `top` (kube on an insecure server,
+        // the platform certificate verifier on a failure it reports itself)
+        // would be extra lines.
+        Command::Top(_) => remote::DEFAULT_LOG,
+        Command::Explain(_) | Command::Completion(_) => remote::DEFAULT_LOG,
+        Command::Agent(_) | Command::Server(_) => "info",
+        Command::Serve(_) => server::SERVE_DEFAULT_LOG,
     };
     init_logging(cli.log.as_deref().unwrap_or(default_log));
     match cli.command {
         Command::Top(top) => run_top(top),
-        Command::Agent(agent) => run_agent(agent),
+        Command::Explain(args) => explain::run(args),
+        Command::Completion(args) => completion::run(&args),
+        Command::Agent(agent) => run_daemon("workingset-agent", agent_main(agent)),
+        Command::Server(args) => run_daemon("workingset-server", server::server(args)),
+        Command::Serve(args) => run_daemon("workingset-serve", server::serve(args)),
     }
 }
 
@@ -69,7 +85,8 @@ fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-/// `workingset top node|pod` on this machine.
+/// `workingset top node|pod`: against the cluster of the kubeconfig (as
+/// kubectl), or on this machine (embedded local mode).
 fn run_top(top: TopArgs) -> ExitCode {
     let kubectl: KubectlVersion = match top.local.kubectl_version.parse() {
         Ok(version) => version,
@@ -78,7 +95,32 @@ fn run_top(top: TopArgs) -> ExitCode {
             return exit(1);
         }
     };
-    let mut source = local::LocalSource::new(top.local);
+    let (namespace_flag, for_pods, use_protocol_buffers) = match &top.resource {
+        TopResource::Node(node) => (None, false, node.use_protocol_buffers),
+        TopResource::Pod(pod) => (pod.namespace.clone(), true, pod.use_protocol_buffers),
+    };
+    let env = remote::Environment::current();
+    let (mut source, namespace): (Box<dyn MetricsSource>, String) =
+        if remote::remote_wanted(&top.kube, &env) {
+            let options = remote::RemoteOptions {
+                namespace: namespace_flag.as_deref(),
+                for_pods,
+                kubectl,
+                use_protocol_buffers,
+            };
+            // kubectl resolves its configuration before it validates flags,
+            // so these errors come first.
+            match remote::RemoteSource::connect(&top.kube, &env, options) {
+                Ok((source, namespace)) => (Box::new(source), namespace),
+                Err(error) => {
+                    eprintln!("{error}");
+                    return exit(1);
+                }
+            }
+        } else {
+            let namespace = namespace_flag.unwrap_or_else(|| "default".to_owned());
+            (Box::new(local::LocalSource::new(top.local)), namespace)
+        };
     let stdout = io::stdout();
     let stderr = io::stderr();
     let mut out = stdout.lock();
@@ -94,11 +136,11 @@ fn run_top(top: TopArgs) -> ExitCode {
                 use_protocol_buffers: node.use_protocol_buffers,
                 kubectl,
             };
-            workingset_top::run_top_node(&options, &mut source, &mut out, &mut err)
+            workingset_top::run_top_node(&options, &mut *source, &mut out, &mut err)
         }
         TopResource::Pod(pod) => {
             let options = TopPodOptions {
-                namespace: pod.namespace.unwrap_or_else(|| "default".to_owned()),
+                namespace,
                 all_namespaces: pod.all_namespaces,
                 name: pod.name,
                 selector: pod.selector,
@@ -111,7 +153,7 @@ fn run_top(top: TopArgs) -> ExitCode {
                 kubectl,
                 now: None,
             };
-            workingset_top::run_top_pod(&options, &mut source, &mut out, &mut err)
+            workingset_top::run_top_pod(&options, &mut *source, &mut out, &mut err)
         }
     };
     let flushed = out.flush();
@@ -128,11 +170,13 @@ fn run_top(top: TopArgs) -> ExitCode {
     }
 }
 
-/// `workingset agent`: serves until SIGTERM or SIGINT, then exits 0.
-fn run_agent(args: AgentArgs) -> ExitCode {
+/// Runs a daemon's main future on its own runtime: exits 0 when it returns
+/// `Ok` (after SIGTERM or SIGINT and a clean shutdown), else prints the
+/// error and exits 1.
+fn run_daemon(thread_name: &str, daemon: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(AGENT_WORKERS)
-        .thread_name("workingset-agent")
+        .worker_threads(DAEMON_WORKERS)
+        .thread_name(thread_name)
         .enable_all()
         .build()
     {
@@ -142,7 +186,7 @@ fn run_agent(args: AgentArgs) -> ExitCode {
             return exit(1);
         }
     };
-    let result = runtime.block_on(agent(args));
+    let result = runtime.block_on(daemon);
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,14 +197,14 @@ fn run_agent(args: AgentArgs) -> ExitCode {
     }
 }
 
-async fn agent(args: AgentArgs) -> anyhow::Result<()> {
+/// `workingset agent`: serves until SIGTERM or SIGINT.
+async fn agent_main(args: AgentArgs) -> anyhow::Result<()> {
     // Whatever else in the process uses rustls gets ring too (the agent's
     // own TLS config names ring explicitly). Already installed is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Handlers first: a SIGTERM that arrives right after "Listening" must
     // mean a clean stop, not the default action (death by signal).
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut signals = Signals::install()?;
 
     let cgroups = Cgroups::open(args.source.cgroup_config()).context(
         "cannot find the cgroup filesystem; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)",
@@ -190,12 +234,34 @@ async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         // chain it would print the cause twice.
         .map_err(|error| anyhow::anyhow!("{error}"))?;
 
-    let signal = tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
-    };
+    let signal = signals.recv().await;
     tracing::info!(signal, "Shutting down");
     agent.shutdown().await;
     tracing::info!("Stopped");
     Ok(())
+}
+
+/// The signals that stop a daemon cleanly.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers; from then on SIGTERM and SIGINT are queued
+    /// for [`Signals::recv`] instead of killing the process.
+    fn install() -> anyhow::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    /// Waits for the next one and names it.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
 }

@@ -20,7 +20,7 @@ const FIXTURE: &str = concat!(
 );
 
 /// Flags that point the agent at the fixture machine.
-fn machine() -> Vec<String> {
+pub(super) fn machine() -> Vec<String> {
     vec![
         format!("--cgroupfs={FIXTURE}/sys/fs/cgroup"),
         "--cgroupfs-mount-point=/sys/fs/cgroup".to_owned(),
@@ -29,7 +29,8 @@ fn machine() -> Vec<String> {
     ]
 }
 
-/// A running agent process; killed and reaped on drop.
+/// A running daemon process (`agent`, and `serve` or `server` too);
+/// killed and reaped on drop.
 pub(super) struct Agent {
     child: Child,
     pub(super) addr: SocketAddr,
@@ -47,22 +48,32 @@ impl Agent {
 
     /// Starts `workingset agent` on the machine `machine_flags` describe.
     pub(super) fn start_on(machine_flags: &[String], extra: &[&str]) -> Agent {
+        let mut args: Vec<String> = [
+            "agent",
+            "--listen",
+            "127.0.0.1:0",
+            "--housekeeping-interval",
+            "200ms",
+        ]
+        .map(str::to_owned)
+        .into();
+        args.extend_from_slice(machine_flags);
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        Agent::spawn(&args)
+    }
+
+    /// Starts the binary with `args` (a daemon subcommand and its flags,
+    /// listening on `127.0.0.1:0`) and waits (at most 30 s) for its
+    /// `Listening addr=…` line.
+    pub(super) fn spawn(args: &[String]) -> Agent {
         let mut child = Command::new(env!("CARGO_BIN_EXE_workingset"))
-            .arg("agent")
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--housekeeping-interval",
-                "200ms",
-            ])
-            .args(machine_flags)
-            .args(extra)
+            .args(args)
             .env_remove("WORKINGSET_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start workingset agent");
+            .unwrap_or_else(|e| panic!("start workingset {args:?}: {e}"));
         let pipe = child.stderr.take().unwrap();
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -93,7 +104,7 @@ impl Agent {
         agent
     }
 
-    fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
+    pub(super) fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -113,7 +124,7 @@ impl Agent {
     }
 
     /// Sends `signal` (`TERM`, `INT`) with kill(1): no unsafe needed.
-    fn signal(&self, signal: &str) {
+    pub(super) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
             .arg(self.child.id().to_string())
@@ -123,7 +134,7 @@ impl Agent {
     }
 
     /// Waits (bounded) for the process to exit.
-    fn wait(&mut self, timeout: Duration) -> ExitStatus {
+    pub(super) fn wait(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("poll the agent") {
@@ -131,14 +142,14 @@ impl Agent {
             }
             assert!(
                 Instant::now() < deadline,
-                "the agent did not exit within {timeout:?}"
+                "the process did not exit within {timeout:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     /// Everything it wrote to stderr so far (after it exited: everything).
-    fn stderr(&mut self) -> String {
+    pub(super) fn stderr(&mut self) -> String {
         // The reader thread ends with the pipe; give it a moment to deliver.
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
             self.seen.push(line);

@@ -19,7 +19,7 @@ use super::agent::{Agent, get, wait_for_200};
 use super::{stderr, stdout, workingset};
 
 const IMAGE: &str = "workingset-busybox:e2e";
-const UID: &str = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+pub(super) const UID: &str = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 /// Holds 20 MiB in the container's tmpfs /dev/shm (shmem: anon LRU, so in
 /// the working set and stable), then sleeps.
 const HOLD_20_MIB: [&str; 3] = [
@@ -28,15 +28,15 @@ const HOLD_20_MIB: [&str; 3] = [
     "dd if=/dev/zero of=/dev/shm/hold bs=1048576 count=20 2>/dev/null; exec sleep 3600",
 ];
 
-struct Scene {
-    dockerd: Dockerd,
+pub(super) struct Scene {
+    pub(super) dockerd: Dockerd,
     web: String,
-    sandbox: String,
-    apps: BTreeMap<&'static str, String>,
+    pub(super) sandbox: String,
+    pub(super) apps: BTreeMap<&'static str, String>,
 }
 
 /// dockerd with the plain container `web` and the pod `myns/mypod`.
-fn scene() -> Scene {
+pub(super) fn scene() -> Scene {
     let dockerd = Dockerd::start().unwrap_or_else(|e| {
         panic!(
             "cannot run a private dockerd here: {e}\n(set {}=1 to skip the Docker tests)",
@@ -94,7 +94,7 @@ fn scene() -> Scene {
 
 impl Scene {
     /// Flags that make the dockerd's cgroup the node and ask only its socket.
-    fn flags(&self) -> Vec<String> {
+    pub(super) fn flags(&self) -> Vec<String> {
         vec![
             format!("--cgroup-root={}", self.dockerd.cgroup_parent()),
             format!("--docker-socket={}", self.dockerd.socket_path().display()),
@@ -149,7 +149,7 @@ fn container_names(pod: &Value) -> Vec<&str> {
 
 /// Waits until the agent's summary shows `pod` with CPU rates for its
 /// containers (two passes after they appeared).
-fn summary_with_rates(agent: &Agent, namespace: &str, name: &str) -> Value {
+pub(super) fn summary_with_rates(agent: &Agent, namespace: &str, name: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let summary = summary(agent);

@@ -109,7 +109,7 @@ fn process(root: &Path, pid: u32, comm: &str) {
 }
 
 /// Builds the machine below `root`, returns the flags that point at it.
-fn machine(root: &Path) -> Vec<String> {
+pub(super) fn machine(root: &Path) -> Vec<String> {
     let cg = root.join("sys/fs/cgroup");
     write(
         &root.join("proc/self"),

@@ -5,7 +5,12 @@
 
 mod agent;
 mod docker;
+mod explain;
 mod fixture_machine;
+mod plugin;
+mod remote;
+mod serve;
+mod server;
 mod this_machine;
 
 use std::process::{Command, Output};
@@ -27,4 +32,13 @@ pub fn stdout(output: &Output) -> String {
 /// stderr as text.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
+}
+
+/// Not a test: the entry point of workload processes that real-kernel tests
+/// start by re-executing this test binary (see `workingset_testkit::workload`).
+/// Without the workload environment variable it returns at once.
+#[test]
+#[ignore = "workload entry point, run only by re-execution from the real-kernel tests"]
+fn workload_entry() {
+    workingset_testkit::workload::entry();
 }

@@ -1,0 +1,532 @@
+//! From an HTTP answer to objects or to kubectl's error, as client-go's
+//! `transformResponse`, `Result.Into` and `Result.Raw` decide.
+//!
+//! - A content type client-go has no decoder for is an error: on a 2xx
+//!   answer `serializer for T doesn't exist`, otherwise the "unstructured"
+//!   error built from the status code.
+//! - A non-2xx answer becomes the server's `Status` when the body decodes
+//!   as one with `status: Failure`; otherwise (and always for discovery,
+//!   which reads raw bytes) the unstructured error: a fixed sentence per
+//!   status code (apimachinery's `NewGenericServerResponse`), the body
+//!   quoted only when it is text, and `(get RESOURCE[.GROUP] [NAME])`
+//!   appended for typed requests.
+//! - A 2xx answer decodes as JSON or Kubernetes protobuf; a `Status` in it
+//!   that is not `Success` is an error too.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use workingset_model::metrics::{Node, NodeMetrics, Pod, PodMetrics};
+use workingset_top::{SourceError, Status, StatusCause, StatusDetails};
+
+use super::gojson;
+use super::protobuf::{self, Envelope};
+use super::transport::Answer;
+
+/// client-go's cap on the body text quoted in an unstructured error.
+const MAX_UNSTRUCTURED_TEXT: usize = 2048;
+
+/// The protobuf media type of Kubernetes.
+pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+/// JSON.
+pub const JSON: &str = "application/json";
+
+/// What a typed request asked for, as client-go's request builder knows it
+/// (for the `(get nodes.metrics.k8s.io NAME)` suffix of unstructured
+/// errors).
+#[derive(Debug, Clone, Copy)]
+pub struct Resource<'a> {
+    /// API group; empty for core.
+    pub group: &'a str,
+    /// Resource (`nodes`, `pods`).
+    pub resource: &'a str,
+    /// The object's name for a GET of one object.
+    pub name: Option<&'a str>,
+}
+
+/// A parsed `Content-Type`: lower-cased media type and parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaType {
+    /// `type/subtype`.
+    pub essence: String,
+    /// `name=value` pairs, names lower-cased, values unquoted.
+    pub params: Vec<(String, String)>,
+}
+
+impl MediaType {
+    /// Parses like Go's `mime.ParseMediaType` for the inputs servers send;
+    /// `None` when there is no media type at all.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split(';');
+        let essence = parts.next()?.trim().to_ascii_lowercase();
+        if essence.is_empty() {
+            return None;
+        }
+        let params = parts
+            .filter_map(|part| {
+                let (name, value) = part.split_once('=')?;
+                let value = value.trim();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                Some((name.trim().to_ascii_lowercase(), value.to_owned()))
+            })
+            .collect();
+        Some(Self { essence, params })
+    }
+
+    /// The value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The wire formats client-go can decode for typed requests. (YAML too in
+/// Go; no server answers a typed request with it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoder {
+    Json,
+    Protobuf,
+}
+
+fn decoder(media: Option<&MediaType>) -> Option<Decoder> {
+    match media?.essence.as_str() {
+        JSON => Some(Decoder::Json),
+        PROTOBUF => Some(Decoder::Protobuf),
+        _ => None,
+    }
+}
+
+fn is_success(status: u16) -> bool {
+    (200..=206).contains(&status)
+}
+
+/// client-go's `isTextResponse`: no content type counts as text.
+fn is_text(answer: &Answer) -> bool {
+    match &answer.content_type {
+        None => true,
+        Some(text) if text.is_empty() => true,
+        Some(text) => MediaType::parse(text).is_some_and(|m| m.essence.starts_with("text/")),
+    }
+}
+
+/// apimachinery's `NewGenericServerResponse` for a GET.
+pub fn unstructured_error(answer: &Answer, resource: Option<Resource<'_>>) -> Status {
+    let server_message = if is_text(answer) {
+        let body = &answer.body[..answer.body.len().min(MAX_UNSTRUCTURED_TEXT)];
+        String::from_utf8_lossy(body).trim().to_owned()
+    } else {
+        "unknown".to_owned()
+    };
+    let code = answer.status;
+    let (reason, mut message) = match code {
+        409 => ("Conflict", "the server reported a conflict".to_owned()),
+        404 => (
+            "NotFound",
+            "the server could not find the requested resource".to_owned(),
+        ),
+        400 => (
+            "BadRequest",
+            "the server rejected our request for an unknown reason".to_owned(),
+        ),
+        401 => (
+            "Unauthorized",
+            "the server has asked for the client to provide credentials".to_owned(),
+        ),
+        403 => ("Forbidden", server_message.clone()),
+        406 => (
+            "NotAcceptable",
+            if server_message.is_empty() || server_message == "unknown" {
+                "the server was unable to respond with a content type that the client supports"
+                    .to_owned()
+            } else {
+                server_message.clone()
+            },
+        ),
+        415 => ("UnsupportedMediaType", server_message.clone()),
+        405 => (
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource".to_owned(),
+        ),
+        422 => (
+            "Invalid",
+            "the server rejected our request due to an error in our request".to_owned(),
+        ),
+        503 => (
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request".to_owned(),
+        ),
+        504 => (
+            "Timeout",
+            "the server was unable to return a response in the time allotted, but may still be processing the request".to_owned(),
+        ),
+        429 => (
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later"
+                .to_owned(),
+        ),
+        code if code >= 500 => (
+            "InternalError",
+            format!(
+                "an error on the server ({}) has prevented the request from succeeding",
+                workingset_model::selector::GoQuoted(&server_message)
+            ),
+        ),
+        code => (
+            "",
+            format!("the server responded with the status code {code} but did not return more information"),
+        ),
+    };
+    let (group, kind, name) = match resource {
+        Some(r) => {
+            let qualified = if r.group.is_empty() {
+                r.resource.to_owned()
+            } else {
+                format!("{}.{}", r.resource, r.group)
+            };
+            match r.name {
+                Some(name) => message = format!("{message} (get {qualified} {name})"),
+                None => message = format!("{message} (get {qualified})"),
+            }
+            (r.group, r.resource, r.name.unwrap_or_default())
+        }
+        None => ("", "", ""),
+    };
+    Status {
+        code,
+        reason: reason.to_owned(),
+        message,
+        details: Some(StatusDetails {
+            name: name.to_owned(),
+            group: group.to_owned(),
+            kind: kind.to_owned(),
+            causes: vec![StatusCause {
+                field: String::new(),
+                message: server_message,
+            }],
+        }),
+    }
+}
+
+/// `Result.Raw()`: the body of a 2xx answer, else the unstructured error
+/// (a `Status` body is not looked at).
+pub fn raw(answer: &Answer) -> Result<&[u8], SourceError> {
+    if is_success(answer.status) {
+        Ok(&answer.body)
+    } else {
+        Err(unstructured_error(answer, None).into())
+    }
+}
+
+/// Decodes a typed answer: one object (`list == false`) or a list's items.
+/// `default_content_type` stands in for a missing `Content-Type`, as the
+/// client's configured content type does in client-go.
+pub fn objects<T: FromWire>(
+    answer: &Answer,
+    resource: Resource<'_>,
+    list: bool,
+    default_content_type: &str,
+) -> Result<Vec<T>, SourceError> {
+    let content_type = answer
+        .content_type
+        .clone()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| default_content_type.to_owned());
+    let media = MediaType::parse(&content_type);
+    let Some(decoder) = decoder(media.as_ref()) else {
+        if is_success(answer.status) {
+            return Err(SourceError::Other(format!(
+                "serializer for {content_type} doesn't exist"
+            )));
+        }
+        return Err(unstructured_error(answer, Some(resource)).into());
+    };
+    if !is_success(answer.status) {
+        // Result.Error(): the server's Status when the body is one.
+        let status = match decoder {
+            Decoder::Json => json_status(&answer.body),
+            Decoder::Protobuf => protobuf::open(&answer.body)
+                .ok()
+                .filter(|e| e.kind == "Status")
+                .and_then(|e| e.status().ok()),
+        };
+        return Err(match status {
+            Some((state, status)) if state == "Failure" => status.into(),
+            _ => unstructured_error(answer, Some(resource)).into(),
+        });
+    }
+    if answer.body.is_empty() {
+        return Err(SourceError::Other(format!(
+            "0-length response with status code: {} and content type: {content_type}",
+            answer.status
+        )));
+    }
+    match decoder {
+        Decoder::Json => {
+            if let Some(error) = gojson::syntax_error(&answer.body) {
+                return Err(SourceError::Other(format!(
+                    "couldn't get version/kind; json parse error: {error}"
+                )));
+            }
+            if let Some((state, status)) = json_status(&answer.body) {
+                if state != "Success" {
+                    return Err(status.into());
+                }
+                return Ok(Vec::new());
+            }
+            T::from_json(&answer.body, list).map_err(|e| SourceError::Other(e.to_string()))
+        }
+        Decoder::Protobuf => {
+            let envelope =
+                protobuf::open(&answer.body).map_err(|e| SourceError::Other(e.to_string()))?;
+            if envelope.kind == "Status" {
+                let (state, status) = envelope
+                    .status()
+                    .map_err(|e| SourceError::Other(e.to_string()))?;
+                if state != "Success" {
+                    return Err(status.into());
+                }
+                return Ok(Vec::new());
+            }
+            T::from_protobuf(&envelope, list).map_err(|e| SourceError::Other(e.to_string()))
+        }
+    }
+}
+
+/// A `Status` in JSON (its `status` field and the status), when the body
+/// is one (`kind: Status`).
+fn json_status(body: &[u8]) -> Option<(String, Status)> {
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct CauseJson {
+        message: String,
+        field: String,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct DetailsJson {
+        name: String,
+        group: String,
+        kind: String,
+        causes: Vec<CauseJson>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct StatusJson {
+        kind: String,
+        status: String,
+        message: String,
+        reason: String,
+        details: Option<DetailsJson>,
+        code: i64,
+    }
+    let status: StatusJson = serde_json::from_slice(body).ok()?;
+    if status.kind != "Status" {
+        return None;
+    }
+    Some((
+        status.status,
+        Status {
+            code: u16::try_from(status.code).unwrap_or(0),
+            reason: status.reason,
+            message: status.message,
+            details: status.details.map(|d| StatusDetails {
+                name: d.name,
+                group: d.group,
+                kind: d.kind,
+                causes: d
+                    .causes
+                    .into_iter()
+                    .map(|c| StatusCause {
+                        field: c.field,
+                        message: c.message,
+                    })
+                    .collect(),
+            }),
+        },
+    ))
+}
+
+/// A list as Go decodes it: missing `items` is an empty list.
+#[derive(Deserialize)]
+struct ListJson<T> {
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
+}
+
+fn from_json<T: DeserializeOwned>(body: &[u8], list: bool) -> Result<Vec<T>, serde_json::Error> {
+    if list {
+        Ok(serde_json::from_slice::<ListJson<T>>(body)?.items)
+    } else {
+        Ok(vec![serde_json::from_slice::<T>(body)?])
+    }
+}
+
+/// An object kubectl reads, in both wire formats.
+pub trait FromWire: Sized {
+    /// From JSON: one object, or a list's items.
+    fn from_json(body: &[u8], list: bool) -> Result<Vec<Self>, serde_json::Error>;
+    /// From a protobuf envelope.
+    fn from_protobuf(envelope: &Envelope, list: bool)
+    -> Result<Vec<Self>, protobuf::ProtobufError>;
+}
+
+macro_rules! from_wire {
+    ($type:ty, $method:ident) => {
+        impl FromWire for $type {
+            fn from_json(body: &[u8], list: bool) -> Result<Vec<Self>, serde_json::Error> {
+                from_json(body, list)
+            }
+            fn from_protobuf(
+                envelope: &Envelope,
+                list: bool,
+            ) -> Result<Vec<Self>, protobuf::ProtobufError> {
+                envelope.$method(list)
+            }
+        }
+    };
+}
+
+from_wire!(NodeMetrics, node_metrics);
+from_wire!(PodMetrics, pod_metrics);
+from_wire!(Node, nodes);
+from_wire!(Pod, pods);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, content_type: &str, body: &str) -> Answer {
+        Answer {
+            status,
+            content_type: (!content_type.is_empty()).then(|| content_type.to_owned()),
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    const NODES: Resource<'static> = Resource {
+        group: "metrics.k8s.io",
+        resource: "nodes",
+        name: None,
+    };
+
+    fn error(answer: &Answer, resource: Resource<'_>) -> String {
+        objects::<NodeMetrics>(answer, resource, false, JSON)
+            .unwrap_err()
+            .to_string()
+    }
+
+    // Expected texts were printed by kubectl.1.33 for the same answers.
+    #[test]
+    fn answers_that_are_not_objects_read_like_kubectl() {
+        let n1 = Resource {
+            name: Some("n1"),
+            ..NODES
+        };
+        assert_eq!(
+            error(&answer(404, "text/plain", "nope"), n1),
+            "Error from server (NotFound): the server could not find the requested resource (get nodes.metrics.k8s.io n1)"
+        );
+        assert_eq!(
+            error(&answer(200, "text/plain", "hello"), NODES),
+            "error: serializer for text/plain doesn't exist"
+        );
+        assert_eq!(
+            error(
+                &answer(
+                    500,
+                    JSON,
+                    r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"boom","reason":"InternalError","code":500}"#
+                ),
+                NODES
+            ),
+            "Error from server (InternalError): boom"
+        );
+        assert_eq!(
+            error(&answer(422, JSON, r#"{"x":1}"#), NODES),
+            "The nodes \"\" is invalid: : unknown"
+        );
+        assert_eq!(
+            error(&answer(200, JSON, "not json"), NODES),
+            "error: couldn't get version/kind; json parse error: invalid character 'o' in literal null (expecting 'u')"
+        );
+        assert_eq!(
+            error(
+                &answer(
+                    200,
+                    JSON,
+                    r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"m","reason":"Gone","code":410}"#
+                ),
+                NODES
+            ),
+            "Error from server (Gone): m"
+        );
+        assert_eq!(
+            error(&answer(418, "text/plain; charset=utf-8", "teapot"), NODES),
+            "Error from server: the server responded with the status code 418 but did not return more information (get nodes.metrics.k8s.io)"
+        );
+        assert_eq!(
+            error(&answer(200, JSON, ""), NODES),
+            "error: 0-length response with status code: 200 and content type: application/json"
+        );
+    }
+
+    #[test]
+    fn discovery_errors_ignore_status_bodies() {
+        let forbidden = answer(
+            403,
+            JSON,
+            r#"{"kind":"Status","status":"Failure","message":"no","reason":"Forbidden","code":403}"#,
+        );
+        assert_eq!(
+            raw(&forbidden).unwrap_err().to_string(),
+            "Error from server (Forbidden): unknown"
+        );
+        assert_eq!(
+            raw(&answer(500, JSON, "{}")).unwrap_err().to_string(),
+            "Error from server (InternalError): an error on the server (\"unknown\") has prevented the request from succeeding"
+        );
+        assert_eq!(
+            raw(&answer(500, "text/plain", "boom\n"))
+                .unwrap_err()
+                .to_string(),
+            "Error from server (InternalError): an error on the server (\"boom\") has prevented the request from succeeding"
+        );
+    }
+
+    #[test]
+    fn lists_decode_leniently_like_go() {
+        let items: Vec<NodeMetrics> = objects(
+            &answer(
+                200,
+                JSON,
+                r#"{"kind":"NodeMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{}}"#,
+            ),
+            NODES,
+            true,
+            JSON,
+        )
+        .unwrap();
+        assert!(items.is_empty());
+    }
+
+    #[test]
+    fn media_types_parse_with_parameters() {
+        let media = MediaType::parse(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+        )
+        .unwrap();
+        assert_eq!(media.essence, "application/json");
+        assert_eq!(media.param("v"), Some("v2"));
+        assert_eq!(media.param("as"), Some("APIGroupDiscoveryList"));
+        assert_eq!(
+            MediaType::parse(" Text/Plain ").unwrap().essence,
+            "text/plain"
+        );
+        assert_eq!(MediaType::parse(""), None);
+    }
+}

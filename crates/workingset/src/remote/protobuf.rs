@@ -1,0 +1,456 @@
+//! The Kubernetes protobuf encoding of the objects `top` reads, for answers
+//! to kubectl's protobuf-preferring `Accept` headers.
+//!
+//! An API server (and metrics-server, through the aggregator) answers
+//! `application/vnd.kubernetes.protobuf` with the four magic bytes `k8s\0`
+//! followed by a `runtime.Unknown` envelope whose `raw` field holds the
+//! object. The messages below declare only the fields `top` needs, with the
+//! field numbers of the upstream `generated.proto` files
+//! (`k8s.io/apimachinery/pkg/apis/meta/v1`, `k8s.io/api/core/v1`,
+//! `k8s.io/metrics/pkg/apis/metrics/v1beta1`); protobuf decoders skip the
+//! rest.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use prost::Message;
+use workingset_model::duration::GoDuration;
+use workingset_model::metrics::{
+    ContainerMetrics, Node, NodeMetrics, NodeStatus, ObjectMeta, Pod, PodMetrics, ResourceList,
+    Time,
+};
+use workingset_quantity::Quantity;
+use workingset_top::{Status, StatusCause, StatusDetails};
+
+/// What starts every protobuf-encoded Kubernetes object.
+pub const MAGIC: &[u8; 4] = b"k8s\0";
+
+/// Why a protobuf answer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtobufError {
+    /// The body does not start with [`MAGIC`] (apimachinery's wording).
+    #[error(
+        "provided data does not appear to be a protobuf message, expected prefix {:?}",
+        MAGIC
+    )]
+    NoMagic,
+    /// The envelope or the object is not valid protobuf.
+    #[error("{0}")]
+    Decode(#[from] prost::DecodeError),
+    /// A quantity string that does not parse.
+    #[error("{0}")]
+    Quantity(String),
+    /// A timestamp out of range.
+    #[error("invalid timestamp: {seconds}s {nanos}ns")]
+    Time {
+        /// Seconds since the epoch.
+        seconds: i64,
+        /// Nanoseconds.
+        nanos: i32,
+    },
+}
+
+/// `runtime.TypeMeta`.
+#[derive(Clone, PartialEq, Message)]
+struct TypeMetaPb {
+    #[prost(string, tag = "1")]
+    api_version: String,
+    #[prost(string, tag = "2")]
+    kind: String,
+}
+
+/// `runtime.Unknown`: the envelope after the magic bytes.
+#[derive(Clone, PartialEq, Message)]
+struct UnknownPb {
+    #[prost(message, optional, tag = "1")]
+    type_meta: Option<TypeMetaPb>,
+    #[prost(bytes = "vec", tag = "2")]
+    raw: Vec<u8>,
+}
+
+/// `resource.Quantity`: its canonical string.
+#[derive(Clone, PartialEq, Message)]
+struct QuantityPb {
+    #[prost(string, tag = "1")]
+    string: String,
+}
+
+/// `metav1.Time`.
+#[derive(Clone, PartialEq, Message)]
+struct TimePb {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+/// `metav1.Duration`, in nanoseconds.
+#[derive(Clone, PartialEq, Message)]
+struct DurationPb {
+    #[prost(int64, tag = "1")]
+    duration: i64,
+}
+
+/// `metav1.ObjectMeta`: the fields `top` reads.
+#[derive(Clone, PartialEq, Message)]
+struct ObjectMetaPb {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(string, tag = "3")]
+    namespace: String,
+    #[prost(string, tag = "5")]
+    uid: String,
+    #[prost(message, optional, tag = "8")]
+    creation_timestamp: Option<TimePb>,
+    #[prost(btree_map = "string, string", tag = "11")]
+    labels: BTreeMap<String, String>,
+}
+
+/// `v1beta1.NodeMetrics`.
+#[derive(Clone, PartialEq, Message)]
+struct NodeMetricsPb {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<ObjectMetaPb>,
+    #[prost(message, optional, tag = "2")]
+    timestamp: Option<TimePb>,
+    #[prost(message, optional, tag = "3")]
+    window: Option<DurationPb>,
+    #[prost(btree_map = "string, message", tag = "4")]
+    usage: BTreeMap<String, QuantityPb>,
+}
+
+/// `v1beta1.ContainerMetrics`.
+#[derive(Clone, PartialEq, Message)]
+struct ContainerMetricsPb {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(btree_map = "string, message", tag = "2")]
+    usage: BTreeMap<String, QuantityPb>,
+}
+
+/// `v1beta1.PodMetrics`.
+#[derive(Clone, PartialEq, Message)]
+struct PodMetricsPb {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<ObjectMetaPb>,
+    #[prost(message, optional, tag = "2")]
+    timestamp: Option<TimePb>,
+    #[prost(message, optional, tag = "3")]
+    window: Option<DurationPb>,
+    #[prost(message, repeated, tag = "4")]
+    containers: Vec<ContainerMetricsPb>,
+}
+
+/// `corev1.NodeStatus`: the resource lists.
+#[derive(Clone, PartialEq, Message)]
+struct NodeStatusPb {
+    #[prost(btree_map = "string, message", tag = "1")]
+    capacity: BTreeMap<String, QuantityPb>,
+    #[prost(btree_map = "string, message", tag = "2")]
+    allocatable: BTreeMap<String, QuantityPb>,
+}
+
+/// `corev1.Node`.
+#[derive(Clone, PartialEq, Message)]
+struct NodePb {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<ObjectMetaPb>,
+    #[prost(message, optional, tag = "3")]
+    status: Option<NodeStatusPb>,
+}
+
+/// `corev1.Pod`: the metadata.
+#[derive(Clone, PartialEq, Message)]
+struct PodPb {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<ObjectMetaPb>,
+}
+
+/// The `…List` messages: metadata (1) is skipped, items are field 2.
+macro_rules! list_message {
+    ($list:ident, $item:ty) => {
+        #[derive(Clone, PartialEq, Message)]
+        struct $list {
+            #[prost(message, repeated, tag = "2")]
+            items: Vec<$item>,
+        }
+
+        impl Items for $item {
+            fn decode_list(raw: &[u8]) -> Result<Vec<Self>, prost::DecodeError> {
+                Ok($list::decode(raw)?.items)
+            }
+        }
+    };
+}
+
+/// An item message and how its list is decoded.
+trait Items: Message + Default + Sized {
+    fn decode_list(raw: &[u8]) -> Result<Vec<Self>, prost::DecodeError>;
+}
+
+list_message!(NodeMetricsListPb, NodeMetricsPb);
+list_message!(PodMetricsListPb, PodMetricsPb);
+list_message!(NodeListPb, NodePb);
+list_message!(PodListPb, PodPb);
+
+/// `metav1.StatusCause`.
+#[derive(Clone, PartialEq, Message)]
+struct StatusCausePb {
+    #[prost(string, tag = "1")]
+    reason: String,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(string, tag = "3")]
+    field: String,
+}
+
+/// `metav1.StatusDetails`.
+#[derive(Clone, PartialEq, Message)]
+struct StatusDetailsPb {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(string, tag = "2")]
+    group: String,
+    #[prost(string, tag = "3")]
+    kind: String,
+    #[prost(message, repeated, tag = "4")]
+    causes: Vec<StatusCausePb>,
+}
+
+/// `metav1.Status`.
+#[derive(Clone, PartialEq, Message)]
+struct StatusPb {
+    #[prost(string, tag = "2")]
+    status: String,
+    #[prost(string, tag = "3")]
+    message: String,
+    #[prost(string, tag = "4")]
+    reason: String,
+    #[prost(message, optional, tag = "5")]
+    details: Option<StatusDetailsPb>,
+    #[prost(int32, tag = "6")]
+    code: i32,
+}
+
+/// An object unwrapped from its envelope: the kind it says it is and its
+/// encoded message.
+#[derive(Debug)]
+pub struct Envelope {
+    /// `kind` from the envelope's type meta (`NodeMetricsList`, `Status`, …).
+    pub kind: String,
+    raw: Vec<u8>,
+}
+
+/// Unwraps the magic bytes and the `runtime.Unknown` envelope.
+pub fn open(body: &[u8]) -> Result<Envelope, ProtobufError> {
+    let rest = body.strip_prefix(MAGIC).ok_or(ProtobufError::NoMagic)?;
+    let unknown = UnknownPb::decode(rest)?;
+    Ok(Envelope {
+        kind: unknown.type_meta.map(|t| t.kind).unwrap_or_default(),
+        raw: unknown.raw,
+    })
+}
+
+impl Envelope {
+    /// The object as a `Status`, with the `status` field (`Failure`, …).
+    pub fn status(&self) -> Result<(String, Status), ProtobufError> {
+        let status = StatusPb::decode(self.raw.as_slice())?;
+        let details = status.details.map(|d| StatusDetails {
+            name: d.name,
+            group: d.group,
+            kind: d.kind,
+            causes: d
+                .causes
+                .into_iter()
+                .map(|c| StatusCause {
+                    field: c.field,
+                    message: c.message,
+                })
+                .collect(),
+        });
+        Ok((
+            status.status,
+            Status {
+                code: u16::try_from(status.code).unwrap_or(0),
+                reason: status.reason,
+                message: status.message,
+                details,
+            },
+        ))
+    }
+
+    /// One `NodeMetrics`, or the items of a `NodeMetricsList`.
+    pub fn node_metrics(&self, list: bool) -> Result<Vec<NodeMetrics>, ProtobufError> {
+        self.items::<NodeMetricsPb>(list)?
+            .into_iter()
+            .map(|m| {
+                Ok(NodeMetrics {
+                    kind: None,
+                    api_version: None,
+                    metadata: meta(m.metadata)?,
+                    timestamp: time(m.timestamp)?,
+                    window: window(m.window),
+                    usage: resources(m.usage)?,
+                })
+            })
+            .collect()
+    }
+
+    /// One `PodMetrics`, or the items of a `PodMetricsList`.
+    pub fn pod_metrics(&self, list: bool) -> Result<Vec<PodMetrics>, ProtobufError> {
+        self.items::<PodMetricsPb>(list)?
+            .into_iter()
+            .map(|m| {
+                Ok(PodMetrics {
+                    kind: None,
+                    api_version: None,
+                    metadata: meta(m.metadata)?,
+                    timestamp: time(m.timestamp)?,
+                    window: window(m.window),
+                    containers: m
+                        .containers
+                        .into_iter()
+                        .map(|c| {
+                            Ok(ContainerMetrics {
+                                name: c.name,
+                                usage: resources(c.usage)?,
+                            })
+                        })
+                        .collect::<Result<_, ProtobufError>>()?,
+                })
+            })
+            .collect()
+    }
+
+    /// One `Node`, or the items of a `NodeList`.
+    pub fn nodes(&self, list: bool) -> Result<Vec<Node>, ProtobufError> {
+        self.items::<NodePb>(list)?
+            .into_iter()
+            .map(|n| {
+                let status = n.status.unwrap_or_default();
+                Ok(Node {
+                    metadata: meta(n.metadata)?,
+                    status: NodeStatus {
+                        capacity: resources(status.capacity)?,
+                        allocatable: resources(status.allocatable)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// One `Pod`, or the items of a `PodList`.
+    pub fn pods(&self, list: bool) -> Result<Vec<Pod>, ProtobufError> {
+        self.items::<PodPb>(list)?
+            .into_iter()
+            .map(|p| {
+                Ok(Pod {
+                    metadata: meta(p.metadata)?,
+                })
+            })
+            .collect()
+    }
+
+    fn items<T: Items>(&self, list: bool) -> Result<Vec<T>, ProtobufError> {
+        if list {
+            Ok(T::decode_list(self.raw.as_slice())?)
+        } else {
+            Ok(vec![T::decode(self.raw.as_slice())?])
+        }
+    }
+}
+
+fn meta(meta: Option<ObjectMetaPb>) -> Result<ObjectMeta, ProtobufError> {
+    let meta = meta.unwrap_or_default();
+    Ok(ObjectMeta {
+        name: meta.name,
+        namespace: meta.namespace,
+        uid: meta.uid,
+        creation_timestamp: meta.creation_timestamp.map(|t| time(Some(t))).transpose()?,
+        labels: meta.labels,
+    })
+}
+
+/// A missing time is Go's zero time, which `top` never prints; the epoch
+/// stands in for it.
+fn time(time: Option<TimePb>) -> Result<Time, ProtobufError> {
+    let TimePb { seconds, nanos } = time.unwrap_or_default();
+    jiff::Timestamp::new(seconds, nanos)
+        .map(Time)
+        .map_err(|_| ProtobufError::Time { seconds, nanos })
+}
+
+fn window(window: Option<DurationPb>) -> GoDuration {
+    let nanos = window.map_or(0, |w| w.duration);
+    GoDuration(Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)))
+}
+
+fn resources(map: BTreeMap<String, QuantityPb>) -> Result<ResourceList, ProtobufError> {
+    map.into_iter()
+        .map(|(name, quantity)| {
+            quantity
+                .string
+                .parse::<Quantity>()
+                .map(|q| (name, q))
+                .map_err(|e| ProtobufError::Quantity(e.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wraps `raw` as an API server does.
+    fn envelope(kind: &str, api_version: &str, raw: Vec<u8>) -> Vec<u8> {
+        let mut body = MAGIC.to_vec();
+        UnknownPb {
+            type_meta: Some(TypeMetaPb {
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+            }),
+            raw,
+        }
+        .encode(&mut body)
+        .unwrap();
+        body
+    }
+
+    #[test]
+    fn rejects_bodies_without_the_magic() {
+        let err = open(b"{\"kind\":\"x\"}").unwrap_err();
+        assert!(matches!(err, ProtobufError::NoMagic), "{err}");
+    }
+
+    #[test]
+    fn statuses_keep_reason_message_and_causes() {
+        let raw = StatusPb {
+            status: "Failure".into(),
+            message: "nodes \"x\" not found".into(),
+            reason: "NotFound".into(),
+            details: Some(StatusDetailsPb {
+                name: "x".into(),
+                group: String::new(),
+                kind: "nodes".into(),
+                causes: vec![StatusCausePb {
+                    reason: "FieldValueInvalid".into(),
+                    message: "bad".into(),
+                    field: "spec".into(),
+                }],
+            }),
+            code: 404,
+        }
+        .encode_to_vec();
+        let envelope = open(&envelope("Status", "v1", raw)).unwrap();
+        assert_eq!(envelope.kind, "Status");
+        let (state, status) = envelope.status().unwrap();
+        assert_eq!(state, "Failure");
+        assert_eq!(status.code, 404);
+        assert_eq!(
+            status.to_string(),
+            "Error from server (NotFound): nodes \"x\" not found"
+        );
+        let details = status.details.unwrap();
+        assert_eq!(details.causes[0].field, "spec");
+    }
+}

@@ -1,0 +1,212 @@
+//! `workingset server` and `workingset serve`: flags and files → a
+//! [`ServerConfig`], then serve until SIGTERM or SIGINT.
+//!
+//! `serve` is the one-command way to a Metrics API on any machine: it
+//! starts the agent for this machine on a free loopback port, waits for its
+//! first sample, and registers it as a node of the server (before any
+//! `--node` given too). Its default log filter keeps the embedded agent's
+//! own `Listening` line out, so the only one is the server's, the address
+//! users and scripts want.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use tokio::time::Instant;
+use workingset_agent::http::{AgentConfig, DEFAULT_SHUTDOWN_GRACE, MachineFacts};
+use workingset_agent::sampler::Sampler;
+use workingset_cgroup::Cgroups;
+use workingset_server::client::{ClientOptions, ScrapeClient};
+use workingset_server::run::{ServerConfig, StartError, TlsFiles};
+use workingset_server::target::{self, NodeSpec, TargetError};
+
+use crate::Signals;
+use crate::cli::{ScrapeArgs, ServeArgs, ServerArgs};
+
+/// `serve`'s default log filter: `info`, but the embedded agent's HTTP
+/// module only from `warn`, so its `Listening` line (an internal port) does
+/// not precede the server's.
+pub const SERVE_DEFAULT_LOG: &str = "info,workingset_agent::http=warn";
+
+/// How long `serve` waits for the embedded agent's first sample before
+/// starting the server anyway (the first tick then fails and the next one
+/// picks the node up).
+const FIRST_SAMPLE_WAIT: Duration = Duration::from_secs(10);
+
+/// `workingset server`: the metrics server for the nodes on the command line.
+pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    // The scrape client and TLS name ring explicitly; anything else in the
+    // process that uses rustls gets it too. Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Handlers first: a SIGTERM right after "Listening" means a clean stop.
+    let mut signals = Signals::install()?;
+    let nodes = configured_nodes(&args.scrape)?;
+    let config = server_config(&args.scrape, args.metric_resolution.0, nodes);
+    let server = workingset_server::run::start(config)
+        .await
+        .map_err(|error| start_error(error, None))?;
+
+    let signal = signals.recv().await;
+    tracing::info!(signal, "Shutting down");
+    server.shutdown().await;
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+/// `workingset serve`: this machine's agent and the metrics server.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut signals = Signals::install()?;
+    // Every flag and file is checked before anything starts.
+    let extra_nodes = configured_nodes(&args.scrape)?;
+    let cgroups = Cgroups::open(args.source.cgroup_config()).context(
+        "cannot find the cgroup filesystem; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)",
+    )?;
+    let node_name = args.source.node_name();
+    // The name is checked before the agent starts (its URL is not known yet).
+    local_node(&node_name, "http://127.0.0.1")?;
+    if let Some(clash) = extra_nodes.iter().find(|node| node.name == node_name) {
+        return Err(start_error(
+            StartError::DuplicateNode {
+                name: node_name.clone(),
+                first: "this machine".to_owned(),
+                second: clash.url.clone(),
+            },
+            Some(&node_name),
+        ));
+    }
+
+    let agent_config = AgentConfig {
+        // Loopback, any free port: only the server in this process needs it.
+        listen: ([127, 0, 0, 1], 0).into(),
+        housekeeping_interval: args.housekeeping_interval.0,
+        node_name: node_name.clone(),
+        tls: None,
+        token_file: None,
+        shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        machine: MachineFacts::read(&args.source.proc, &args.source.sys),
+        runtime: args.source.runtime_config(),
+    };
+    let agent = workingset_agent::http::start(agent_config, Sampler::new(&cgroups))
+        .await
+        // The message already names its cause and file.
+        .map_err(|error| anyhow!("{error}"))?;
+    let url = format!("http://{}", agent.local_addr());
+    let local = local_node(&node_name, &url)?;
+    tracing::info!(node = %node_name, %url, "Embedded agent started");
+
+    tokio::select! {
+        () = wait_for_first_sample(&url) => {}
+        signal = signals.recv() => {
+            tracing::info!(signal, "Shutting down");
+            agent.shutdown().await;
+            tracing::info!("Stopped");
+            return Ok(());
+        }
+    }
+
+    let mut nodes = Vec::with_capacity(extra_nodes.len() + 1);
+    nodes.push(local);
+    nodes.extend(extra_nodes);
+    let config = server_config(&args.scrape, args.metric_resolution.0, nodes);
+    let server = workingset_server::run::start(config)
+        .await
+        .map_err(|error| start_error(error, Some(&node_name)))?;
+
+    let signal = signals.recv().await;
+    tracing::info!(signal, "Shutting down");
+    tokio::join!(server.shutdown(), agent.shutdown());
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+/// This machine as a node of the server.
+fn local_node(name: &str, url: &str) -> anyhow::Result<NodeSpec> {
+    NodeSpec::parse_flag(&format!("{name}={url}")).map_err(|error| match error {
+        TargetError::Flag { problem } => anyhow!(
+            "this machine cannot be served as a node: {problem}; choose a name with --node-name"
+        ),
+        other => other.into(),
+    })
+}
+
+/// The `--node` flags, then the nodes of `--nodes-file`. Duplicates across
+/// the two are reported by the server's own check.
+fn configured_nodes(args: &ScrapeArgs) -> anyhow::Result<Vec<NodeSpec>> {
+    let mut nodes = args.nodes.clone();
+    if let Some(path) = &args.nodes_file {
+        nodes.extend(read_nodes_file(path)?);
+    }
+    Ok(nodes)
+}
+
+fn read_nodes_file(path: &Path) -> anyhow::Result<Vec<NodeSpec>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| anyhow!("cannot read the nodes file {}: {error}", path.display()))?;
+    target::parse_nodes_file(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
+}
+
+fn server_config(args: &ScrapeArgs, resolution: Duration, nodes: Vec<NodeSpec>) -> ServerConfig {
+    let tls = match (&args.tls_cert_file, &args.tls_private_key_file) {
+        (Some(cert_file), Some(key_file)) => Some(TlsFiles {
+            cert_file: cert_file.clone(),
+            key_file: key_file.clone(),
+        }),
+        // clap requires both or neither.
+        _ => None,
+    };
+    ServerConfig {
+        listen: args.listen,
+        tls,
+        resolution,
+        scrape_timeout: args.kubelet_request_timeout.0,
+        nodes,
+        client: args.client_options(),
+        // Standalone: no API server in front, so kubectl's core requests
+        // (nodes, pods) are answered here too.
+        core_api: true,
+        shutdown_grace: workingset_server::run::DEFAULT_SHUTDOWN_GRACE,
+    }
+}
+
+/// A start error in the words of the flags that cause it. `local` is the
+/// embedded agent's node name under `serve`.
+fn start_error(error: StartError, local: Option<&str>) -> anyhow::Error {
+    match error {
+        StartError::NoNodes => {
+            anyhow!("no nodes to scrape: give --node NAME=URL (repeatable) or --nodes-file FILE")
+        }
+        StartError::DuplicateNode { name, second, .. } if Some(name.as_str()) == local => anyhow!(
+            "the node {name:?} is configured twice: it is this machine's name and also given for {second}; rename the --node or choose this machine's name with --node-name"
+        ),
+        // The message already names its cause and file; as a chain it
+        // would print the cause twice.
+        other => anyhow!("{other}"),
+    }
+}
+
+/// Waits (at most [`FIRST_SAMPLE_WAIT`]) until the agent at `url` serves
+/// `/metrics/resource`, which it does after its first sampling pass, so the
+/// server's first tick already gets a point and the first rates come one
+/// resolution later.
+async fn wait_for_first_sample(url: &str) {
+    let client = match ScrapeClient::new(&ClientOptions::default()) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::debug!(%error, "Not waiting for the embedded agent");
+            return;
+        }
+    };
+    let resource = format!("{url}/metrics/resource");
+    let deadline = Instant::now() + FIRST_SAMPLE_WAIT;
+    loop {
+        match client.get(&resource, Duration::from_secs(1)).await {
+            Ok(_) => return,
+            Err(error) if Instant::now() >= deadline => {
+                tracing::warn!(%error, "The embedded agent has no sample yet; starting the server anyway");
+                return;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
