@@ -182,5 +182,6 @@ fn pod_object(pod: &PodSample) -> workingset_model::metrics::Pod {
             creation_timestamp: pod.created,
             labels: pod.labels.clone(),
         },
+        ..Default::default()
     }
 }

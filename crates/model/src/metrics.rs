@@ -202,6 +202,26 @@ pub struct NodeStatus {
 pub struct Pod {
     /// Name, namespace, labels, creation time.
     pub metadata: ObjectMeta,
+    /// Where the pod runs (`spec.nodeName`), which tools read to reach its
+    /// node; omitted when unknown.
+    #[serde(default, skip_serializing_if = "PodSpec::is_empty")]
+    pub spec: PodSpec,
+}
+
+/// The part of a core/v1 `PodSpec` served: the node the pod is bound to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    /// The node's name; empty when not known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node_name: String,
+}
+
+impl PodSpec {
+    /// Whether nothing is known (serialised as no `spec` at all).
+    pub fn is_empty(&self) -> bool {
+        self.node_name.is_empty()
+    }
 }
 
 impl ContainerMetrics {

@@ -124,6 +124,7 @@ fn published() -> Published {
                     creation_timestamp: Some(time),
                     ..ObjectMeta::default()
                 },
+                ..Pod::default()
             });
         }
     }
@@ -145,6 +146,7 @@ fn bench_api(c: &mut Criterion) {
         published: Arc::new(ArcSwap::from_pointee(published())),
         health: Arc::new(Quiet),
         core_api: true,
+        proxy: None,
     };
     let app = router(state);
     let fetch = |path: &str, accept: &str| {

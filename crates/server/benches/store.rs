@@ -98,6 +98,7 @@ fn inventories() -> BTreeMap<String, NodeInventory> {
                                 labels: [("app".to_owned(), format!("service-{pod}"))].into(),
                                 ..ObjectMeta::default()
                             },
+                            ..Pod::default()
                         }
                     })
                     .collect(),

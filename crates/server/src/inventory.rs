@@ -139,6 +139,11 @@ pub async fn refresh(
     };
     let (pods, capacity) = tokio::join!(fetch_pods(client, spec, deadline), capacity);
     let mut pods = pods?;
+    // The Pod objects the standalone server serves say where they run, as
+    // the apiserver's do, so that tools can reach the node (its proxy).
+    for pod in &mut pods {
+        pod.spec.node_name.clone_from(&spec.name);
+    }
     pods.sort_by(|a, b| {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
     });
@@ -265,6 +270,7 @@ fn pods_from_pod_list(body: &[u8]) -> Result<Vec<Pod>, String> {
                 labels: item.metadata.labels.unwrap_or_default(),
                 ..ObjectMeta::default()
             },
+            ..Pod::default()
         })
         .collect())
 }
@@ -283,6 +289,7 @@ fn pods_from_summary(body: &[u8]) -> Result<Vec<Pod>, String> {
                 creation_timestamp: pod.start_time,
                 ..ObjectMeta::default()
             },
+            ..Pod::default()
         })
         .collect())
 }

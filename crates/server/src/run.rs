@@ -286,6 +286,14 @@ pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
     ));
 
     let node_count = config.nodes.len();
+    let proxy = config.core_api.then(|| {
+        api::proxy::NodeProxy::new(
+            client.clone(),
+            &config.nodes,
+            config.scrape_timeout,
+            crate::inventory::CADVISOR_MAX_BODY_BYTES,
+        )
+    });
     let tick_loop = TickLoop::new(
         &config,
         client,
@@ -299,6 +307,7 @@ pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
         published,
         health,
         core_api: config.core_api,
+        proxy,
     });
     let tls = acceptor.is_some();
     let http = tokio::spawn(workingset_httpd::serve(

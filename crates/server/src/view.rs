@@ -201,6 +201,7 @@ mod tests {
                 labels: labels(pairs),
                 ..ObjectMeta::default()
             },
+            ..Pod::default()
         }
     }
 

@@ -94,6 +94,7 @@ async fn with_server(core_api: bool, body: impl FnOnce(SocketAddr) + Send + 'sta
         published: Arc::new(ArcSwap::from_pointee(snapshot)),
         health: FakeHealth::healthy() as Arc<dyn Health>,
         core_api,
+        proxy: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

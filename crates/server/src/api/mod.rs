@@ -25,6 +25,7 @@ mod encode;
 mod health;
 #[cfg(test)]
 mod kubectl_tests;
+pub mod proxy;
 pub mod select;
 pub mod status;
 mod table;
@@ -79,6 +80,9 @@ pub struct ApiState {
     /// Serve `/api` and `/api/v1` nodes and pods (standalone mode, where no
     /// kube-apiserver answers them).
     pub core_api: bool,
+    /// Forward `GET /api/v1/nodes/{node}/proxy/{path}` to the node's agent
+    /// (standalone mode, with `core_api`).
+    pub proxy: Option<proxy::NodeProxy>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -105,6 +109,7 @@ const NODES_ONE: &str = "/api/v1/nodes/{name}";
 const PODS_ALL: &str = "/api/v1/pods";
 const PODS: &str = "/api/v1/namespaces/{namespace}/pods";
 const PODS_ONE: &str = "/api/v1/namespaces/{namespace}/pods/{name}";
+const NODE_PROXY: &str = "/api/v1/nodes/{name}/proxy/{*path}";
 const LIVEZ: &str = "/livez";
 const LIVEZ_CHECK: &str = "/livez/{check}";
 const READYZ: &str = "/readyz";
@@ -132,6 +137,7 @@ pub const ROUTES: &[&str] = &[
     PODS_ALL,
     PODS,
     PODS_ONE,
+    NODE_PROXY,
     LIVEZ,
     LIVEZ_CHECK,
     READYZ,
@@ -189,6 +195,9 @@ pub fn router(state: ApiState) -> Router {
             .route(PODS_ALL, get(pods_list_all))
             .route(PODS, get(pods_list))
             .route(PODS_ONE, get(pods_get));
+        if state.proxy.is_some() {
+            router = router.route(NODE_PROXY, get(proxy::forward));
+        }
     }
     router
         .fallback(|| async { status_response(&Status::no_such_path()) })

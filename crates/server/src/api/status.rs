@@ -93,6 +93,17 @@ impl Status {
         }
     }
 
+    /// A 503 `ServiceUnavailable`, as the apiserver's proxy answers when the
+    /// node cannot be reached.
+    pub fn service_unavailable(message: String) -> Self {
+        Self {
+            code: 503,
+            reason: "ServiceUnavailable",
+            message,
+            details: None,
+        }
+    }
+
     /// What the API server's router answers for a path it does not serve
     /// (`errors.NewGenericServerResponse(404, …)`).
     pub fn no_such_path() -> Self {

@@ -134,7 +134,10 @@ fn node(name: &str, label_pairs: &[(&str, &str)]) -> Node {
 fn pod(namespace: &str, name: &str, label_pairs: &[(&str, &str)]) -> Pod {
     let mut metadata = meta(namespace, name, label_pairs);
     metadata.creation_timestamp = Some(time(CREATED));
-    Pod { metadata }
+    Pod {
+        metadata,
+        ..Pod::default()
+    }
 }
 
 /// Nodes n1, n2 with metrics and n3 without; pods default/db, default/web,
@@ -204,6 +207,7 @@ fn api_with(snapshot: Published, core_api: bool) -> Api {
         published: Arc::clone(&published),
         health: Arc::clone(&health) as Arc<dyn Health>,
         core_api,
+        proxy: None,
     });
     Api {
         router,

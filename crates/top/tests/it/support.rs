@@ -87,7 +87,10 @@ pub fn pod_metrics(namespace: &str, name: &str, containers: &[(&str, &str, &str)
 pub fn pod(namespace: &str, name: &str, created: &str) -> Pod {
     let mut metadata = meta(namespace, name);
     metadata.creation_timestamp = Some(time(created));
-    Pod { metadata }
+    Pod {
+        metadata,
+        ..Pod::default()
+    }
 }
 
 /// Go's `url.QueryEscape`.

@@ -346,6 +346,7 @@ impl Envelope {
             .map(|p| {
                 Ok(Pod {
                     metadata: meta(p.metadata)?,
+                    ..Pod::default()
                 })
             })
             .collect()

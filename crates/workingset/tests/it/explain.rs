@@ -673,6 +673,54 @@ fn through_an_api_server_the_node_proxy_gives_what_the_agent_gives() {
     );
 }
 
+/// The standalone server answers the node proxy for its agents, so
+/// `explain` through it (with only a kubeconfig) finds the pod's node from
+/// `spec.nodeName` and explains what the agent itself gives.
+#[test]
+fn through_the_standalone_server_the_node_proxy_reaches_the_agent() {
+    let (agent, url) = fixture_agent();
+    let server = Agent::spawn(&[
+        "server".to_owned(),
+        "--listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--metric-resolution".to_owned(),
+        "1s".to_owned(),
+        "--node".to_owned(),
+        format!("fixture-node={url}"),
+    ]);
+    // The pod list (and so spec.nodeName) comes from the first tick.
+    wait_for_200(server.addr, "/readyz");
+    let pods = wait_for_200(server.addr, "/api/v1/namespaces/kubepods/pods");
+    let pods: Value = serde_json::from_str(&pods).unwrap();
+    let item = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["metadata"]["name"] == POD_UID)
+        .unwrap_or_else(|| panic!("{POD_UID} not served: {pods:#}"));
+    assert_eq!(item["spec"]["nodeName"], "fixture-node");
+
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig =
+        workingset_testkit::kube::write_kubeconfig(dir.path(), &format!("http://{}", server.addr));
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let through_server = explain_json(&["pod", POD_UID, "--kubeconfig", kubeconfig]);
+    assert_eq!(through_server["source"]["mode"], "api_server");
+    assert_eq!(through_server["node"], "fixture-node");
+    let direct = explain_json(&["pod", POD_UID, "--agent", &url]);
+    assert_eq!(through_server["cgroups"], direct["cgroups"]);
+    assert_eq!(through_server["pod_overhead"], direct["pod_overhead"]);
+
+    // Only the kubelet's stats paths are forwarded, and only to known nodes.
+    let (code, _) = get(server.addr, "/api/v1/nodes/fixture-node/proxy/configz");
+    assert_eq!(code, 404);
+    let (code, body) = get(server.addr, "/api/v1/nodes/other/proxy/stats/summary");
+    assert_eq!(code, 404);
+    assert!(body.contains(r#"nodes \"other\" not found"#), "{body}");
+    drop(server);
+    drop(agent);
+}
+
 #[test]
 fn this_machine_as_a_node() {
     let json = explain_json(&["node", "--local", "--window=200ms", "--node-name=this-node"]);
