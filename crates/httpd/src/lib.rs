@@ -7,11 +7,13 @@
 //! [`tls_acceptor`] turns PEM certificate and key files into the rustls
 //! acceptor it takes. What is served (routes, auth) is the caller's.
 
+mod lifecycle;
 mod server;
 mod tls;
 
 use tokio::sync::watch;
 
+pub use lifecycle::{ShutdownHandle, StopOnDrop};
 pub use server::serve;
 pub use tls::{TlsError, TlsFiles, tls_acceptor};
 /// Re-exported so callers name the acceptor type without their own

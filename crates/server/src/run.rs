@@ -168,31 +168,8 @@ pub enum StartError {
     },
 }
 
-/// Asks a running server to stop; cheap to clone, safe to use more than once.
-#[derive(Debug, Clone)]
-pub struct ShutdownHandle {
-    sender: Arc<watch::Sender<bool>>,
-}
-
-impl ShutdownHandle {
-    /// Stop the tick loop (mid-tick too), stop accepting connections and
-    /// let in-flight requests finish within the grace period. Returns at
-    /// once; await [`Server::stopped`] to know when it is done.
-    pub fn shutdown(&self) {
-        self.sender.send_replace(true);
-    }
-}
-
-/// Shuts the server down when dropped, so a forgotten (or panicking) owner
-/// does not leave it running.
-#[derive(Debug)]
-struct StopOnDrop(ShutdownHandle);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
-}
+pub use workingset_httpd::ShutdownHandle;
+use workingset_httpd::StopOnDrop;
 
 /// A running server.
 ///
@@ -275,10 +252,7 @@ pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
         source,
     })?;
 
-    let (sender, receiver) = watch::channel(false);
-    let handle = ShutdownHandle {
-        sender: Arc::new(sender),
-    };
+    let (handle, receiver) = ShutdownHandle::new();
     let published = Arc::new(ArcSwap::from_pointee(Published::empty(Timestamp::now())));
     let telemetry = Arc::new(Telemetry::new(
         config.resolution,

@@ -37,7 +37,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::sampler::Sampler;
@@ -114,31 +113,8 @@ pub enum StartError {
     },
 }
 
-/// Asks a running agent to stop; cheap to clone, safe to use more than once.
-#[derive(Debug, Clone)]
-pub struct ShutdownHandle {
-    sender: Arc<watch::Sender<bool>>,
-}
-
-impl ShutdownHandle {
-    /// Stop accepting connections, let in-flight requests finish (within the
-    /// grace period) and stop the housekeeping loop. Returns at once; await
-    /// [`Agent::stopped`] to know when it is done.
-    pub fn shutdown(&self) {
-        self.sender.send_replace(true);
-    }
-}
-
-/// Shuts the agent down when dropped, so a forgotten (or panicking) owner
-/// does not leave a server running.
-#[derive(Debug)]
-struct StopOnDrop(ShutdownHandle);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
-}
+pub use workingset_httpd::ShutdownHandle;
+use workingset_httpd::StopOnDrop;
 
 /// A running agent.
 ///
@@ -226,10 +202,7 @@ pub async fn start(config: AgentConfig, sampler: Sampler) -> Result<Agent, Start
         source,
     })?;
 
-    let (sender, receiver) = watch::channel(false);
-    let handle = ShutdownHandle {
-        sender: Arc::new(sender),
-    };
+    let (handle, receiver) = ShutdownHandle::new();
     let observation = Arc::new(ArcSwapOption::empty());
     let telemetry = Arc::new(telemetry::Telemetry::new());
 
