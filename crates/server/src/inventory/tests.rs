@@ -96,7 +96,7 @@ async fn running_pods_and_the_node_with_capacity_from_a_kubelet() {
     );
     assert_eq!(
         serde_json::to_string(&inventory.pods).unwrap(),
-        r#"[{"metadata":{"name":"web-0","namespace":"default","creationTimestamp":"2025-01-02T02:59:58Z","labels":{"app":"web"}}},{"metadata":{"name":"coredns-1","namespace":"kube-system"}}]"#
+        r#"[{"metadata":{"name":"web-0","namespace":"default","creationTimestamp":"2025-01-02T02:59:58Z","labels":{"app":"web"}},"spec":{"nodeName":"node-1"}},{"metadata":{"name":"coredns-1","namespace":"kube-system"},"spec":{"nodeName":"node-1"}}]"#
     );
     assert_eq!(
         serde_json::to_string(&inventory.node).unwrap(),
@@ -205,7 +205,7 @@ async fn without_a_pods_endpoint_the_pods_come_from_the_summary() {
         .unwrap();
     assert_eq!(
         serde_json::to_string(&inventory.pods).unwrap(),
-        r#"[{"metadata":{"name":"web-0","namespace":"default","creationTimestamp":"2025-01-02T02:59:58Z"}},{"metadata":{"name":"0123456789ab","namespace":"docker"}}]"#
+        r#"[{"metadata":{"name":"web-0","namespace":"default","creationTimestamp":"2025-01-02T02:59:58Z"},"spec":{"nodeName":"node-1"}},{"metadata":{"name":"0123456789ab","namespace":"docker"},"spec":{"nodeName":"node-1"}}]"#
     );
     assert!(paths(&server).contains(&"/stats/summary?only_cpu_and_memory=true".to_owned()));
 }
