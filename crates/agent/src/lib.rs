@@ -1,15 +1,13 @@
-//! The node agent: finds the workloads under a cgroup root and samples them.
+//! The node agent daemon: serves one machine's figures in the kubelet's
+//! formats.
 //!
-//! Discovery turns cgroup paths into Kubernetes pods and containers, Docker
-//! containers, systemd units and plain cgroups (pure, in [`discovery`]); the
-//! [`sampler`] reads their figures through `workingset-cgroup`, and
-//! [`metrics`] turns two samples into the Metrics API objects the rest of
-//! workingset prints and serves.
+//! Sampling itself is `workingset-sampling` (synchronous, no network); this
+//! crate adds what a daemon needs around it: names and labels from the
+//! container runtimes ([`runtime`]: Docker Engine API and CRI clients), the
+//! kubelet-format renderers ([`serve`]: `/stats/summary`,
+//! `/metrics/resource`, `/metrics/cadvisor`, `/pods`) and the HTTP server
+//! with housekeeping ([`http`]).
 
-pub mod discovery;
 pub mod http;
-pub mod metrics;
-pub mod procs;
 pub mod runtime;
-pub mod sampler;
 pub mod serve;

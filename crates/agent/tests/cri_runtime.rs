@@ -12,22 +12,155 @@
 //! - `recorded_answers_over_a_unix_socket`: those recordings served by a
 //!   tonic server on a unix socket, so the client's transport is tested
 //!   wherever the test runs.
+//!
+//! The agent declares only the messages of the calls it makes
+//! (`workingset_agent::runtime::cri_api`); the calls that create a pod as
+//! the kubelet would are declared below, in the same way, with the field
+//! numbers of the upstream `runtime.v1` `api.proto`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
-use k8s_cri::v1::runtime_service_server::{RuntimeService, RuntimeServiceServer};
-use k8s_cri::v1::*;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use prost::Message;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
-use workingset_agent::discovery::{self, CgroupKind};
+use workingset_agent::runtime::cri_api::*;
 use workingset_agent::runtime::{
     CriClient, Inventory, RuntimeClients, RuntimeConfig, RuntimeKind, cri, labels,
 };
+use workingset_sampling::discovery::{self, CgroupKind};
 use workingset_testkit::docker::{self, Containerd, PAUSE_CMD};
+
+// --- the CRI calls the test makes as the kubelet would ---------------------
+
+/// `NamespaceMode.POD`.
+const NAMESPACE_POD: i32 = 0;
+/// `NamespaceMode.CONTAINER`.
+const NAMESPACE_CONTAINER: i32 = 1;
+/// `NamespaceMode.NODE`.
+const NAMESPACE_NODE: i32 = 2;
+
+#[derive(Clone, PartialEq, Message)]
+struct NamespaceOption {
+    #[prost(int32, tag = "1")]
+    network: i32,
+    #[prost(int32, tag = "2")]
+    pid: i32,
+    #[prost(int32, tag = "3")]
+    ipc: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct LinuxSandboxSecurityContext {
+    #[prost(message, optional, tag = "1")]
+    namespace_options: Option<NamespaceOption>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct LinuxPodSandboxConfig {
+    #[prost(string, tag = "1")]
+    cgroup_parent: String,
+    #[prost(message, optional, tag = "2")]
+    security_context: Option<LinuxSandboxSecurityContext>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct PodSandboxConfig {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<PodSandboxMetadata>,
+    #[prost(string, tag = "2")]
+    hostname: String,
+    #[prost(string, tag = "3")]
+    log_directory: String,
+    #[prost(map = "string, string", tag = "6")]
+    labels: HashMap<String, String>,
+    #[prost(map = "string, string", tag = "7")]
+    annotations: HashMap<String, String>,
+    #[prost(message, optional, tag = "8")]
+    linux: Option<LinuxPodSandboxConfig>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RunPodSandboxRequest {
+    #[prost(message, optional, tag = "1")]
+    config: Option<PodSandboxConfig>,
+    #[prost(string, tag = "2")]
+    runtime_handler: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RunPodSandboxResponse {
+    #[prost(string, tag = "1")]
+    pod_sandbox_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct LinuxContainerSecurityContext {
+    #[prost(message, optional, tag = "3")]
+    namespace_options: Option<NamespaceOption>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct LinuxContainerConfig {
+    #[prost(message, optional, tag = "2")]
+    security_context: Option<LinuxContainerSecurityContext>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct ContainerConfig {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<ContainerMetadata>,
+    #[prost(message, optional, tag = "2")]
+    image: Option<ImageSpec>,
+    #[prost(string, repeated, tag = "3")]
+    command: Vec<String>,
+    #[prost(map = "string, string", tag = "9")]
+    labels: HashMap<String, String>,
+    #[prost(map = "string, string", tag = "10")]
+    annotations: HashMap<String, String>,
+    #[prost(string, tag = "11")]
+    log_path: String,
+    #[prost(message, optional, tag = "15")]
+    linux: Option<LinuxContainerConfig>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct CreateContainerRequest {
+    #[prost(string, tag = "1")]
+    pod_sandbox_id: String,
+    #[prost(message, optional, tag = "2")]
+    config: Option<ContainerConfig>,
+    #[prost(message, optional, tag = "3")]
+    sandbox_config: Option<PodSandboxConfig>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct CreateContainerResponse {
+    #[prost(string, tag = "1")]
+    container_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct StartContainerRequest {
+    #[prost(string, tag = "1")]
+    container_id: String,
+}
+
+/// `StopPodSandboxRequest` and `RemovePodSandboxRequest` have this shape.
+#[derive(Clone, PartialEq, Message)]
+struct PodSandboxIdRequest {
+    #[prost(string, tag = "1")]
+    pod_sandbox_id: String,
+}
+
+/// The empty responses of `StartContainer`, `StopPodSandbox`, `RemovePodSandbox`.
+#[derive(Clone, PartialEq, Message)]
+struct Empty {}
 
 const IMAGE: &str = "docker.io/library/workingset-busybox:test";
 const UID: &str = "8d0f5b1c-2a3e-4f60-9b7c-1e2d3c4b5a69";
@@ -44,10 +177,9 @@ fn strings(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 /// kubelet asks for a `hostNetwork: true` pod.
 fn host_network() -> NamespaceOption {
     NamespaceOption {
-        network: NamespaceMode::Node.into(),
-        pid: NamespaceMode::Container.into(),
-        ipc: NamespaceMode::Pod.into(),
-        ..NamespaceOption::default()
+        network: NAMESPACE_NODE,
+        pid: NAMESPACE_CONTAINER,
+        ipc: NAMESPACE_POD,
     }
 }
 
@@ -78,11 +210,8 @@ fn sandbox_config(cgroup_parent: &str, log_directory: &Path) -> PodSandboxConfig
             cgroup_parent: cgroup_parent.into(),
             security_context: Some(LinuxSandboxSecurityContext {
                 namespace_options: Some(host_network()),
-                ..LinuxSandboxSecurityContext::default()
             }),
-            ..LinuxPodSandboxConfig::default()
         }),
-        ..PodSandboxConfig::default()
     }
 }
 
@@ -95,7 +224,6 @@ fn container_config(name: &str) -> ContainerConfig {
         image: Some(ImageSpec {
             image: IMAGE.into(),
             user_specified_image: "workingset-busybox:test".into(),
-            ..ImageSpec::default()
         }),
         command: vec!["/bin/sleep".into(), "3600".into()],
         labels: strings(&[
@@ -112,11 +240,8 @@ fn container_config(name: &str) -> ContainerConfig {
         linux: Some(LinuxContainerConfig {
             security_context: Some(LinuxContainerSecurityContext {
                 namespace_options: Some(host_network()),
-                ..LinuxContainerSecurityContext::default()
             }),
-            ..LinuxContainerConfig::default()
         }),
-        ..ContainerConfig::default()
     }
 }
 
@@ -131,32 +256,22 @@ fn start_containerd() -> Containerd {
 }
 
 /// The same requests `CriClient::inventory` makes, answers kept as bytes.
-async fn record(client: &mut RuntimeServiceClient<Channel>, dir: &Path) {
+async fn record(client: &mut RuntimeServiceClient, dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let version = client
         .version(VersionRequest {
             version: "v1".into(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let sandboxes = client
         .list_pod_sandbox(cri::ready_sandboxes())
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let containers = client
-        .list_containers(ListContainersRequest {
-            filter: Some(ContainerFilter {
-                state: Some(ContainerStateValue {
-                    state: ContainerState::ContainerRunning.into(),
-                }),
-                ..ContainerFilter::default()
-            }),
-        })
+        .list_containers(cri::running_containers())
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     std::fs::write(dir.join("cri_version.pb"), version.encode_to_vec()).unwrap();
     std::fs::write(
         dir.join("cri_list_pod_sandbox.pb"),
@@ -224,30 +339,37 @@ fn containerd_cri_pod() {
     let result = rt.block_on(async {
         let mut client = cri.connect().await.unwrap();
         let sandbox = client
-            .run_pod_sandbox(RunPodSandboxRequest {
-                config: Some(sandbox_config.clone()),
-                runtime_handler: String::new(),
-            })
+            .unary::<_, RunPodSandboxResponse>(
+                "RunPodSandbox",
+                RunPodSandboxRequest {
+                    config: Some(sandbox_config.clone()),
+                    runtime_handler: String::new(),
+                },
+            )
             .await
             .map_err(|s| format!("RunPodSandbox: {s}"))?
-            .into_inner()
             .pod_sandbox_id;
         let mut apps = HashMap::new();
         for name in ["app", "sidecar"] {
             let id = client
-                .create_container(CreateContainerRequest {
-                    pod_sandbox_id: sandbox.clone(),
-                    config: Some(container_config(name)),
-                    sandbox_config: Some(sandbox_config.clone()),
-                })
+                .unary::<_, CreateContainerResponse>(
+                    "CreateContainer",
+                    CreateContainerRequest {
+                        pod_sandbox_id: sandbox.clone(),
+                        config: Some(container_config(name)),
+                        sandbox_config: Some(sandbox_config.clone()),
+                    },
+                )
                 .await
                 .map_err(|s| format!("CreateContainer {name}: {s}"))?
-                .into_inner()
                 .container_id;
             client
-                .start_container(StartContainerRequest {
-                    container_id: id.clone(),
-                })
+                .unary::<_, Empty>(
+                    "StartContainer",
+                    StartContainerRequest {
+                        container_id: id.clone(),
+                    },
+                )
                 .await
                 .map_err(|s| format!("StartContainer {name}: {s}"))?;
             apps.insert(name, id);
@@ -316,18 +438,17 @@ fn containerd_cri_pod() {
     // The kubelet's way out: stop and remove the sandbox (and with it the
     // containers). Drop would clean up anyway; this checks the orderly path.
     rt.block_on(async {
-        client
-            .stop_pod_sandbox(StopPodSandboxRequest {
-                pod_sandbox_id: sandbox.clone(),
-            })
-            .await
-            .unwrap();
-        client
-            .remove_pod_sandbox(RemovePodSandboxRequest {
-                pod_sandbox_id: sandbox.clone(),
-            })
-            .await
-            .unwrap();
+        for call in ["StopPodSandbox", "RemovePodSandbox"] {
+            client
+                .unary::<_, Empty>(
+                    call,
+                    PodSandboxIdRequest {
+                        pod_sandbox_id: sandbox.clone(),
+                    },
+                )
+                .await
+                .unwrap_or_else(|s| panic!("{call}: {s}"));
+        }
     });
     let after = rt.block_on(
         RuntimeClients::new(&RuntimeConfig {
@@ -346,76 +467,69 @@ const VERSION: &[u8] = include_bytes!("../src/runtime/testdata/cri_version.pb");
 const SANDBOXES: &[u8] = include_bytes!("../src/runtime/testdata/cri_list_pod_sandbox.pb");
 const CONTAINERS: &[u8] = include_bytes!("../src/runtime/testdata/cri_list_containers.pb");
 
-/// Serves the recorded answers; everything else is unimplemented.
-#[derive(Debug)]
+/// Serves the recorded answers; every other method is unimplemented. A
+/// router by gRPC path over tonic's generic server, as generated servers
+/// are.
+#[derive(Debug, Clone)]
 struct Recorded;
 
-macro_rules! unimplemented_calls {
-    ($($call:ident: $request:ty => $response:ty),* $(,)?) => {
-        #[tonic::async_trait]
-        impl RuntimeService for Recorded {
-            async fn version(&self, _: Request<VersionRequest>) -> Result<Response<VersionResponse>, Status> {
-                Ok(Response::new(VersionResponse::decode(VERSION).unwrap()))
-            }
-
-            async fn list_pod_sandbox(
-                &self,
-                request: Request<ListPodSandboxRequest>,
-            ) -> Result<Response<ListPodSandboxResponse>, Status> {
-                // The client asks for ready sandboxes only.
-                let state = request.into_inner().filter.and_then(|f| f.state).map(|s| s.state);
-                assert_eq!(state, Some(PodSandboxState::SandboxReady.into()));
-                Ok(Response::new(ListPodSandboxResponse::decode(SANDBOXES).unwrap()))
-            }
-
-            async fn list_containers(
-                &self,
-                request: Request<ListContainersRequest>,
-            ) -> Result<Response<ListContainersResponse>, Status> {
-                let state = request.into_inner().filter.and_then(|f| f.state).map(|s| s.state);
-                assert_eq!(state, Some(ContainerState::ContainerRunning.into()));
-                Ok(Response::new(ListContainersResponse::decode(CONTAINERS).unwrap()))
-            }
-
-            type GetContainerEventsStream =
-                tokio_stream::Empty<Result<ContainerEventResponse, Status>>;
-
-            $(
-                async fn $call(&self, _: Request<$request>) -> Result<Response<$response>, Status> {
-                    Err(Status::unimplemented(stringify!($call)))
-                }
-            )*
-        }
-    };
+impl tonic::server::NamedService for Recorded {
+    const NAME: &'static str = SERVICE;
 }
 
-unimplemented_calls! {
-    run_pod_sandbox: RunPodSandboxRequest => RunPodSandboxResponse,
-    stop_pod_sandbox: StopPodSandboxRequest => StopPodSandboxResponse,
-    remove_pod_sandbox: RemovePodSandboxRequest => RemovePodSandboxResponse,
-    pod_sandbox_status: PodSandboxStatusRequest => PodSandboxStatusResponse,
-    create_container: CreateContainerRequest => CreateContainerResponse,
-    start_container: StartContainerRequest => StartContainerResponse,
-    stop_container: StopContainerRequest => StopContainerResponse,
-    remove_container: RemoveContainerRequest => RemoveContainerResponse,
-    container_status: ContainerStatusRequest => ContainerStatusResponse,
-    update_container_resources: UpdateContainerResourcesRequest => UpdateContainerResourcesResponse,
-    reopen_container_log: ReopenContainerLogRequest => ReopenContainerLogResponse,
-    exec_sync: ExecSyncRequest => ExecSyncResponse,
-    exec: ExecRequest => ExecResponse,
-    attach: AttachRequest => AttachResponse,
-    port_forward: PortForwardRequest => PortForwardResponse,
-    container_stats: ContainerStatsRequest => ContainerStatsResponse,
-    list_container_stats: ListContainerStatsRequest => ListContainerStatsResponse,
-    pod_sandbox_stats: PodSandboxStatsRequest => PodSandboxStatsResponse,
-    list_pod_sandbox_stats: ListPodSandboxStatsRequest => ListPodSandboxStatsResponse,
-    update_runtime_config: UpdateRuntimeConfigRequest => UpdateRuntimeConfigResponse,
-    status: StatusRequest => StatusResponse,
-    checkpoint_container: CheckpointContainerRequest => CheckpointContainerResponse,
-    get_container_events: GetEventsRequest => Self::GetContainerEventsStream,
-    list_metric_descriptors: ListMetricDescriptorsRequest => ListMetricDescriptorsResponse,
-    list_pod_sandbox_metrics: ListPodSandboxMetricsRequest => ListPodSandboxMetricsResponse,
-    runtime_config: RuntimeConfigRequest => RuntimeConfigResponse,
+type BoxedResponse =
+    Pin<Box<dyn Future<Output = Result<http::Response<tonic::body::Body>, Infallible>> + Send>>;
+
+/// Answers one unary call with `answer`.
+fn unary<Req, Resp>(
+    request: http::Request<tonic::body::Body>,
+    answer: fn(Req) -> Resp,
+) -> BoxedResponse
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+{
+    let service = tower::service_fn(move |request: Request<Req>| async move {
+        Ok::<_, Status>(Response::new(answer(request.into_inner())))
+    });
+    Box::pin(async move {
+        let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<Resp, Req>::default());
+        Ok(grpc.unary(service, request).await)
+    })
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Recorded {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxedResponse;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let method = request.uri().path().rsplit('/').next().unwrap_or_default();
+        match method {
+            "Version" => unary(request, |_: VersionRequest| {
+                VersionResponse::decode(VERSION).unwrap()
+            }),
+            "ListPodSandbox" => unary(request, |request: ListPodSandboxRequest| {
+                // The client asks for ready sandboxes only.
+                let state = request.filter.and_then(|f| f.state).map(|s| s.state);
+                assert_eq!(state, Some(SANDBOX_READY));
+                ListPodSandboxResponse::decode(SANDBOXES).unwrap()
+            }),
+            "ListContainers" => unary(request, |request: ListContainersRequest| {
+                let state = request.filter.and_then(|f| f.state).map(|s| s.state);
+                assert_eq!(state, Some(CONTAINER_RUNNING));
+                ListContainersResponse::decode(CONTAINERS).unwrap()
+            }),
+            other => {
+                let status = Status::unimplemented(other.to_owned());
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -426,7 +540,7 @@ async fn recorded_answers_over_a_unix_socket() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(RuntimeServiceServer::new(Recorded))
+            .add_service(Recorded)
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::UnixListenerStream::new(listener),
                 async {
@@ -484,13 +598,15 @@ fn cleanup_after_a_killed_containerd() {
     let sandbox = rt.block_on(async {
         let mut client = cri.connect().await.unwrap();
         client
-            .run_pod_sandbox(RunPodSandboxRequest {
-                config: Some(config),
-                runtime_handler: String::new(),
-            })
+            .unary::<_, RunPodSandboxResponse>(
+                "RunPodSandbox",
+                RunPodSandboxRequest {
+                    config: Some(config),
+                    runtime_handler: String::new(),
+                },
+            )
             .await
             .unwrap_or_else(|s| panic!("RunPodSandbox: {s}\n{}", ctd.log_tail(30)))
-            .into_inner()
             .pod_sandbox_id
     });
     let pause = pids_in_container(&sandbox);

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use workingset_agent::discovery::{self, CgroupKind};
 use workingset_agent::runtime::{Inventory, RuntimeClients, RuntimeConfig, RuntimeKind, labels};
+use workingset_sampling::discovery::{self, CgroupKind};
 use workingset_testkit::docker::{self, Dockerd, PAUSE_CMD};
 
 const IMAGE: &str = "workingset-busybox:test";

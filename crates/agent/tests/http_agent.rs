@@ -25,8 +25,8 @@ use tokio::net::TcpStream;
 use workingset_agent::http::{
     self, Agent, AgentConfig, MachineFacts, StartError, TlsError, TlsFiles,
 };
-use workingset_agent::sampler::Sampler;
 use workingset_cgroup::{Cgroups, Config};
+use workingset_sampling::sampler::Sampler;
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -25,3 +25,27 @@ pub use report::{API_VERSION, Explanation};
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod schema_tests;
+
+/// Why a workload or node could not be explained, wherever its figures
+/// were read (this machine, an agent, the API server's node proxy).
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    /// The workload or node is not there: a message with close matches.
+    #[error(transparent)]
+    NotFound(#[from] lookup::LookupError),
+    /// A node's endpoint answered something that is not what a kubelet
+    /// serves.
+    #[error(transparent)]
+    Kubelet(#[from] kubelet::KubeletError),
+    /// The figures could not be read: the text says what happened and
+    /// what to try.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ExplainError {
+    /// A failure described by `message`.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::Failed(message.into())
+    }
+}

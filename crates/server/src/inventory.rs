@@ -49,8 +49,8 @@ use workingset_model::metrics::{
 use workingset_model::summary::Summary;
 use workingset_quantity::{Format, Quantity};
 
-use crate::client::{FetchError, ScrapeClient};
 use crate::target::NodeSpec;
+use workingset_kubeclient::kubelet::{FetchError, ScrapeClient};
 
 /// What the server knows about one node besides its usage.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -7,7 +7,7 @@
 //!    token). In standalone mode they come from the command line; the node
 //!    source is a seam so that an in-cluster source (API server nodes,
 //!    kubelet credentials) can be added without touching the rest.
-//! 2. [`client`]: one bounded HTTP GET (timeout, size cap, TLS, bearer
+//! 2. `workingset_kubeclient::kubelet`: one bounded HTTP GET (timeout, size cap, TLS, bearer
 //!    token) per node and path.
 //! 3. [`decode`]: a kubelet `/metrics/resource` body → a [`point::NodeBatch`].
 //! 4. [`inventory`]: the node and pod objects (labels, capacity, creation
@@ -23,7 +23,6 @@
 //!    own figures (`/metrics`) and probes (`/livez`, `/readyz`).
 
 pub mod api;
-pub mod client;
 pub mod decode;
 pub mod inventory;
 pub mod point;

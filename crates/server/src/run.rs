@@ -64,7 +64,6 @@ use workingset_httpd::stopped;
 pub use workingset_httpd::{TlsError, TlsFiles};
 
 use crate::api::{self, ApiState, Health};
-use crate::client::{ClientError, ClientOptions, ScrapeClient};
 use crate::decode::decode_resource;
 use crate::inventory::{self, NodeInventory};
 use crate::point::{NodeBatch, PodRef};
@@ -72,6 +71,7 @@ use crate::store::{self, Store};
 use crate::target::NodeSpec;
 use crate::telemetry::{SUCCESS, Telemetry};
 use crate::view::{self, Published};
+use workingset_kubeclient::kubelet::{ClientError, ClientOptions, ScrapeClient};
 
 /// metrics-server's `--metric-resolution` as its manifests set it.
 pub const DEFAULT_RESOLUTION: Duration = Duration::from_secs(15);

@@ -172,7 +172,7 @@ pub fn containerd_tests(test: &str) -> bool {
 
 fn runtime_tests(test: &str, binaries: &[&str]) -> bool {
     if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
-        eprintln!("{test}: SKIPPED because {SKIP_ENV}=1");
+        crate::report_skip(test, &format!("{SKIP_ENV}=1"));
         return false;
     }
     if !is_root() {
@@ -960,6 +960,9 @@ pub struct ContainerSpec {
     pub cgroup_parent: Option<String>,
     /// `HostConfig.Memory` in bytes.
     pub memory_limit: Option<u64>,
+    /// `HostConfig.NetworkMode`; `None` = `none` (the daemon has no
+    /// bridge). `host` shares the test's loopback.
+    pub network_mode: Option<String>,
 }
 
 /// A private dockerd, stopped and cleaned up on drop.
@@ -1135,6 +1138,76 @@ impl Dockerd {
         })
     }
 
+    /// Builds an image from a build context (a tar with a `Dockerfile` at
+    /// its top) through `POST /build`, tagged `tag`; returns the build's
+    /// output. Only `FROM scratch` builds work here: nothing can be pulled.
+    pub fn build_image(&self, tag: &str, context_tar: &[u8]) -> Result<String> {
+        let (repo, version) = split_tag(tag);
+        check_name(repo, "image name")?;
+        check_name(version, "image tag")?;
+        let path = format!("/build?t={repo}:{version}&rm=1&forcerm=1");
+        let data = self.api("POST", &path, Some(("application/x-tar", context_tar)))?;
+        // A progress stream: errors arrive inside a 200 answer.
+        let mut output = String::new();
+        for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let v: serde_json::Value =
+                serde_json::from_slice(line).map_err(|e| DockerError::Protocol {
+                    call: format!("POST {path}"),
+                    message: format!("not JSON: {e}"),
+                })?;
+            if let Some(error) = v.get("error").and_then(|e| e.as_str()) {
+                return Err(DockerError::Api {
+                    call: format!("POST {path}"),
+                    status: 200,
+                    message: format!("{error}\n{output}"),
+                });
+            }
+            if let Some(text) = v.get("stream").and_then(|s| s.as_str()) {
+                output.push_str(text);
+            }
+        }
+        Ok(output)
+    }
+
+    /// Waits (at most the API timeout) for a container to exit; its exit
+    /// code.
+    pub fn wait_container(&self, id: &str) -> Result<i64> {
+        check_name(id, "container id")?;
+        let answer = self.api_json("POST", &format!("/containers/{id}/wait"), None)?;
+        answer["StatusCode"]
+            .as_i64()
+            .ok_or_else(|| DockerError::Protocol {
+                call: format!("wait {id}"),
+                message: format!("no StatusCode in {answer}"),
+            })
+    }
+
+    /// What a container (started without a TTY) wrote so far: stdout and
+    /// stderr, taken apart from the Engine API's multiplexed stream.
+    pub fn logs(&self, id: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+        check_name(id, "container id")?;
+        let path = format!("/containers/{id}/logs?stdout=1&stderr=1");
+        let data = self.api("GET", &path, None)?;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut rest = data.as_slice();
+        // Frames: stream byte, three zero bytes, big-endian u32 length.
+        while rest.len() >= 8 {
+            let length = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+            let Some(payload) = rest.get(8..8 + length) else {
+                return Err(DockerError::Protocol {
+                    call: format!("GET {path}"),
+                    message: "a log frame is cut short".to_owned(),
+                });
+            };
+            match rest[0] {
+                2 => err.extend_from_slice(payload),
+                _ => out.extend_from_slice(payload),
+            }
+            rest = &rest[8 + length..];
+        }
+        Ok((out, err))
+    }
+
     /// Creates and starts a container; returns its full id.
     pub fn run(&self, spec: &ContainerSpec) -> Result<String> {
         check_name(&spec.name, "container name")?;
@@ -1150,7 +1223,7 @@ impl Dockerd {
         }
         let mut host_config = serde_json::json!({
             "CgroupParent": cgroup_parent,
-            "NetworkMode": "none",
+            "NetworkMode": spec.network_mode.as_deref().unwrap_or("none"),
         });
         if let Some(limit) = spec.memory_limit {
             host_config["Memory"] = limit.into();
@@ -1197,6 +1270,7 @@ impl Dockerd {
                 .collect(),
             cgroup_parent: cgroup_parent.map(str::to_owned),
             memory_limit: None,
+            network_mode: None,
         })
     }
 

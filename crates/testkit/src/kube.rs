@@ -72,7 +72,13 @@ pub fn kubectl_available(test: &str) -> bool {
         return true;
     }
     if std::env::var(SKIP_KUBECTL_ENV).as_deref() == Ok("1") {
-        eprintln!("{test}: SKIPPED because {SKIP_KUBECTL_ENV}=1 and {missing:?} are missing");
+        crate::report_skip(
+            test,
+            &format!(
+                "{SKIP_KUBECTL_ENV}=1 and {} are missing",
+                missing.join(", ")
+            ),
+        );
         return false;
     }
     panic!(

@@ -27,6 +27,32 @@ use std::time::{Duration, Instant};
 
 pub use own_cgroup::{OwnCgroupChild, UNIFIED, V1_CONTROLLERS};
 
+/// Where [`report_skip`] appends one line per skipped test, when set
+/// (`scripts/test` sets it and prints the lines in its summary).
+pub const SKIP_LOG_ENV: &str = "WORKINGSET_SKIP_LOG";
+
+/// Says that `test` did not run and why: on stderr, and as a line
+/// `skipped: <test>: <why>` in the file `$WORKINGSET_SKIP_LOG`, so a skip
+/// shows in the suite's summary instead of passing silently.
+pub fn report_skip(test: &str, why: &str) {
+    eprintln!("{test}: SKIPPED: {why}");
+    let Some(path) = std::env::var_os(SKIP_LOG_ENV) else {
+        return;
+    };
+    let line = format!("skipped: {test}: {why}\n");
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+    if let Err(error) = appended {
+        panic!(
+            "{test}: cannot record the skip in {}: {error}",
+            path.to_string_lossy()
+        );
+    }
+}
+
 /// Set to `1` to skip tests that need root and the real cgroup filesystem.
 pub const SKIP_ENV: &str = "WORKINGSET_SKIP_REAL_CGROUP";
 
@@ -35,7 +61,7 @@ pub const SKIP_ENV: &str = "WORKINGSET_SKIP_REAL_CGROUP";
 /// test cannot run here, so a missing precondition is a visible failure.
 pub fn real_kernel_tests(test: &str) -> bool {
     if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
-        eprintln!("{test}: SKIPPED because {SKIP_ENV}=1");
+        report_skip(test, &format!("{SKIP_ENV}=1"));
         return false;
     }
     match effective_uid() {

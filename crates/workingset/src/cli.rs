@@ -10,12 +10,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use workingset_agent::runtime::BlockingRuntimeNames;
 use workingset_cgroup::Config;
+use workingset_kubeclient::kubelet::ClientOptions;
+use workingset_kubeclient::{KubeArgs, parse_go_bool};
+use workingset_local::LocalMachine;
 use workingset_model::duration::GoDuration;
-use workingset_server::client::ClientOptions;
+use workingset_model::selector::GoQuoted;
 use workingset_server::target::NodeSpec;
 
 /// workingset: from cgroup files to `kubectl top`, with every number explained.
@@ -48,9 +53,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Explain where every figure of a pod or node comes from: files, formulas,
     /// `kubectl top`, `docker stats`, the OOM headroom, the pause container.
-    Explain(crate::explain::ExplainArgs),
+    Explain(ExplainArgs),
     /// Print the shell completion script (bash, zsh or fish).
-    Completion(crate::completion::CompletionArgs),
+    Completion(CompletionArgs),
 }
 
 /// `workingset top`.
@@ -62,7 +67,7 @@ pub struct TopArgs {
     pub local: LocalArgs,
     /// kubectl's flags for talking to a cluster (remote mode).
     #[command(flatten)]
-    pub kube: crate::remote::KubeArgs,
+    pub kube: KubeArgs,
 }
 
 /// Where this machine's files are: what `top` and `agent` both read.
@@ -129,6 +134,16 @@ impl SourceArgs {
         }
     }
 
+    /// This machine as the local mode reads it, samples `window` apart.
+    pub fn local_machine(&self, window: std::time::Duration) -> LocalMachine {
+        LocalMachine {
+            cgroups: self.cgroup_config(),
+            node_name: self.node_name(),
+            window,
+            names: Arc::new(BlockingRuntimeNames::new(self.runtime_config())),
+        }
+    }
+
     /// Which container runtimes to ask, from `--docker-socket` and `--cri-socket`.
     pub fn runtime_config(&self) -> workingset_agent::runtime::RuntimeConfig {
         workingset_agent::runtime::RuntimeConfig {
@@ -164,6 +179,111 @@ pub struct LocalArgs {
     /// Print tables as this kubectl release does (1.27 … 1.33).
     #[arg(long, global = true, default_value = "1.33", value_name = "VERSION")]
     pub kubectl_version: String,
+}
+
+/// `workingset explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// What to explain.
+    #[command(subcommand)]
+    pub target: ExplainTarget,
+    /// This machine's files (the default source).
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Time between the two local samples that give CPU rates (Go duration).
+    #[arg(long, global = true, default_value = "1s", value_name = "DURATION")]
+    pub window: GoDuration,
+    /// Output format: `text` for people, `json` for machines (see docs/explain.md).
+    #[arg(short = 'o', long, global = true, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// Read the figures from this node agent or kubelet instead of this
+    /// machine: its base URL (`https://node:10250`, `http://127.0.0.1:10250`).
+    #[arg(long, global = true, value_name = "URL")]
+    pub agent: Option<String>,
+    /// File holding the bearer token sent to --agent.
+    #[arg(long, global = true, value_name = "FILE", requires = "agent")]
+    pub token_file: Option<PathBuf>,
+    /// Which cluster to go through, as for `top` (kubeconfig, context, …;
+    /// `--certificate-authority` and `--insecure-skip-tls-verify` also apply
+    /// to --agent); `--local` reads this machine even when a kubeconfig exists.
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// `-o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Sentences and tables.
+    Text,
+    /// One JSON object (docs/explain.schema.json).
+    Json,
+}
+
+/// `explain node` / `explain pod`.
+#[derive(Debug, Subcommand)]
+pub enum ExplainTarget {
+    /// Explain a node's figures: why it is not the sum of its pods.
+    #[command(visible_aliases = ["nodes", "no"])]
+    Node(ExplainNodeArgs),
+    /// Explain a pod's figures: its containers, the pause container, pod
+    /// overhead, docker stats and the OOM headroom.
+    #[command(visible_aliases = ["pods", "po"])]
+    Pod(ExplainPodArgs),
+}
+
+/// `explain node [NAME]`.
+#[derive(Debug, Args)]
+pub struct ExplainNodeArgs {
+    /// The node (default: the one the source is).
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `explain pod NAME`.
+#[derive(Debug, Args)]
+pub struct ExplainPodArgs {
+    /// The pod (or workload) name, as `workingset top pod` lists it.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Its namespace (default: whichever namespace has a pod of that name).
+    #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Explain only this container of the pod.
+    #[arg(short = 'c', long = "container", value_name = "CONTAINER")]
+    pub container: Option<String>,
+}
+
+impl ExplainArgs {
+    /// This machine, for `explain` without `--agent` or a kubeconfig.
+    pub fn local_machine(&self) -> LocalMachine {
+        self.source.local_machine(self.window.0)
+    }
+}
+
+impl LocalArgs {
+    /// This machine, for local `top`.
+    pub fn local_machine(&self) -> LocalMachine {
+        self.source.local_machine(self.window.0)
+    }
+}
+
+/// `workingset completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to write the script for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells a script is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// bash: `source <(workingset completion bash)`.
+    Bash,
+    /// zsh: `workingset completion zsh > "${fpath[1]}/_workingset"`.
+    Zsh,
+    /// fish: `workingset completion fish > ~/.config/fish/completions/workingset.fish`.
+    Fish,
 }
 
 /// `workingset agent`: the node agent's HTTP server.
@@ -298,7 +418,7 @@ fn parse_positive_bytes(text: &str) -> Result<usize, String> {
             };
             Err(format!(
                 "strconv.ParseUint: parsing {}: {reason}",
-                go_quote(text)
+                GoQuoted(text)
             ))
         }
     }
@@ -385,23 +505,6 @@ pub struct TopPodArgs {
     pub use_protocol_buffers: bool,
 }
 
-/// Go's `strconv.ParseBool`, which is what cobra accepts for boolean flags.
-pub fn parse_go_bool(text: &str) -> Result<bool, String> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!(
-            "strconv.ParseBool: parsing {}: invalid syntax",
-            go_quote(text)
-        )),
-    }
-}
-
-/// Go's `%q` for the ASCII text flags contain.
-fn go_quote(text: &str) -> String {
-    format!("{text:?}")
-}
-
 /// A parse failure rendered the way cobra renders it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError {
@@ -445,8 +548,8 @@ pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
             } else if !command.starts_with("workingset top") {
                 format!(
                     "error: unknown command {} for {}\n{see_usage}",
-                    go_quote(&arg),
-                    go_quote(&command)
+                    GoQuoted(&arg),
+                    GoQuoted(&command)
                 )
             } else {
                 // An extra positional argument: kubectl prints its usage line.
@@ -485,8 +588,8 @@ pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
                         .unwrap_or_else(|| "invalid value".to_owned());
                     format!(
                         "error: invalid argument {} for {} flag: {reason}\n{see_usage}",
-                        go_quote(&value),
-                        go_quote(&cobra_flag_name(&flag))
+                        GoQuoted(&value),
+                        GoQuoted(&cobra_flag_name(&flag))
                     )
                 }
                 // A flag missing its value is necessarily the last word typed,
@@ -524,7 +627,7 @@ pub fn usage_error(error: &clap::Error, args: &[String]) -> UsageError {
                     .iter()
                     .map(|arg| {
                         let name = arg.split([' ', '=', '<']).next().unwrap_or(arg);
-                        go_quote(name.trim_start_matches('-'))
+                        GoQuoted(name.trim_start_matches('-')).to_string()
                     })
                     .collect(),
                 _ => Vec::new(),

@@ -5,29 +5,10 @@
 use std::io::{self, Write as _};
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory as _, ValueEnum};
+use clap::CommandFactory as _;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
-
-/// `workingset completion`.
-#[derive(Debug, Args)]
-pub struct CompletionArgs {
-    /// The shell to write the script for.
-    #[arg(value_enum)]
-    pub shell: CompletionShell,
-}
-
-/// The shells a script is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CompletionShell {
-    /// bash: `source <(workingset completion bash)`.
-    Bash,
-    /// zsh: `workingset completion zsh > "${fpath[1]}/_workingset"`.
-    Zsh,
-    /// fish: `workingset completion fish > ~/.config/fish/completions/workingset.fish`.
-    Fish,
-}
+use crate::cli::{Cli, CompletionArgs, CompletionShell};
 
 /// The completion script for `shell`, completing the command `bin_name`.
 pub fn script(shell: CompletionShell, bin_name: &str) -> Vec<u8> {

@@ -14,14 +14,14 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use tokio::time::Instant;
 use workingset_agent::http::{AgentConfig, DEFAULT_SHUTDOWN_GRACE, MachineFacts};
-use workingset_agent::sampler::Sampler;
 use workingset_cgroup::Cgroups;
-use workingset_server::client::{ClientOptions, ScrapeClient};
+use workingset_kubeclient::kubelet::{ClientOptions, ScrapeClient};
+use workingset_sampling::sampler::Sampler;
 use workingset_server::run::{ServerConfig, StartError, TlsFiles};
 use workingset_server::target::{self, NodeSpec, TargetError};
 
-use crate::Signals;
 use crate::cli::{ScrapeArgs, ServeArgs, ServerArgs};
+use crate::signals::Signals;
 
 /// `serve`'s default log filter: `info`, but the embedded agent's HTTP
 /// module only from `warn`, so its `Listening` line (an internal port) does

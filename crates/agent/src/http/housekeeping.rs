@@ -18,8 +18,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::MachineFacts;
 use super::telemetry::{Outcome, PassFigures, Telemetry};
 use crate::runtime::{Inventory, RuntimeClients};
-use crate::sampler::{SampleError, Sampler, Snapshot};
 use crate::serve::Observation;
+use workingset_sampling::sampler::{SampleError, Sampler, Snapshot};
 
 /// Owns the sampler and the newest snapshot.
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 //! observation, so nothing it serves can change anything on the node.
 //!
 //! What it is not: the renderers (the wire formats live in
-//! [`crate::serve`]), the sampler ([`crate::sampler`]), the accept loop and
+//! [`crate::serve`]), the sampler ([`workingset_sampling::sampler`]), the accept loop and
 //! TLS loading (`workingset-httpd`, shared with the metrics server), or the
 //! binary's flag parsing. This module owns the housekeeping loop, the
 //! routes, bearer-token auth, the agent's own metrics and a clean shutdown.
@@ -39,7 +39,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use tokio::task::JoinHandle;
 
-use crate::sampler::Sampler;
+use workingset_sampling::sampler::Sampler;
 
 pub use machine::MachineFacts;
 /// The serving certificate's files; the type lives with the accept loop in

@@ -4,8 +4,8 @@
 //! One pass is `Version` (which runtime this is), `ListPodSandbox` (ready
 //! sandboxes: pod name, namespace, UID, labels, annotations, creation
 //! time) and `ListContainers` (running containers: name, image, labels,
-//! sandbox id, creation time). The generated client comes from `k8s-cri`;
-//! the channel is built per pass over a fresh `UnixStream`, which costs one
+//! sandbox id, creation time), with the messages of [`super::cri_api`]; the
+//! channel is built per pass over a fresh `UnixStream`, which costs one
 //! HTTP/2 handshake on a local socket and leaves no background task tied to
 //! whichever tokio runtime happened to make it.
 //!
@@ -23,15 +23,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
-use k8s_cri::v1::{
-    Container, ContainerFilter, ContainerState, ContainerStateValue, ListContainersRequest,
-    ListPodSandboxRequest, PodSandbox, PodSandboxFilter, PodSandboxState, PodSandboxStateValue,
-    VersionRequest,
-};
 use tokio::net::UnixStream;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::{Endpoint, Uri};
 
+use super::cri_api::{
+    CONTAINER_RUNNING, Container, ContainerFilter, ContainerStateValue, ListContainersRequest,
+    ListPodSandboxRequest, PodSandbox, PodSandboxFilter, PodSandboxStateValue,
+    RuntimeServiceClient, SANDBOX_READY, VersionRequest,
+};
 use super::labels;
 use super::{ContainerInfo, Inventory, PodInfo, PodRef, RuntimeError, RuntimeKind};
 
@@ -82,16 +81,7 @@ impl CriClient {
             .items;
         let containers = self
             .call("ListContainers", async {
-                client
-                    .list_containers(ListContainersRequest {
-                        filter: Some(ContainerFilter {
-                            state: Some(ContainerStateValue {
-                                state: ContainerState::ContainerRunning.into(),
-                            }),
-                            ..ContainerFilter::default()
-                        }),
-                    })
-                    .await
+                client.list_containers(running_containers()).await
             })
             .await?
             .containers;
@@ -100,7 +90,7 @@ impl CriClient {
 
     /// A connected `RuntimeService` client for this socket (what
     /// [`inventory`](Self::inventory) uses; tests drive sandboxes with it).
-    pub async fn connect(&self) -> Result<RuntimeServiceClient<Channel>, RuntimeError> {
+    pub async fn connect(&self) -> Result<RuntimeServiceClient, RuntimeError> {
         // The URI is required by tonic but never resolved: the connector
         // always dials the socket.
         let endpoint = Endpoint::from_static("http://localhost")
@@ -120,16 +110,16 @@ impl CriClient {
                 });
             }
         };
-        Ok(RuntimeServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE))
+        Ok(RuntimeServiceClient::new(channel, MAX_MESSAGE))
     }
 
     async fn call<T>(
         &self,
         call: &'static str,
-        request: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+        request: impl Future<Output = Result<T, tonic::Status>>,
     ) -> Result<T, RuntimeError> {
         match tokio::time::timeout(self.timeout, request).await {
-            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Ok(response)) => Ok(response),
             Ok(Err(status)) => Err(RuntimeError::Grpc {
                 call,
                 source: Box::new(status),
@@ -169,9 +159,22 @@ pub fn ready_sandboxes() -> ListPodSandboxRequest {
     ListPodSandboxRequest {
         filter: Some(PodSandboxFilter {
             state: Some(PodSandboxStateValue {
-                state: PodSandboxState::SandboxReady.into(),
+                state: SANDBOX_READY,
             }),
             ..PodSandboxFilter::default()
+        }),
+    }
+}
+
+/// The `ListContainers` request for containers that run now (a created or
+/// exited container has no processes to measure).
+pub fn running_containers() -> ListContainersRequest {
+    ListContainersRequest {
+        filter: Some(ContainerFilter {
+            state: Some(ContainerStateValue {
+                state: CONTAINER_RUNNING,
+            }),
+            ..ContainerFilter::default()
         }),
     }
 }
@@ -272,7 +275,7 @@ pub fn build_inventory(
 
 #[cfg(test)]
 mod tests {
-    use k8s_cri::v1::{ListContainersResponse, ListPodSandboxResponse, VersionResponse};
+    use super::super::cri_api::{ListContainersResponse, ListPodSandboxResponse, VersionResponse};
     use prost::Message;
 
     use super::*;

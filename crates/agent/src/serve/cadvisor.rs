@@ -44,7 +44,7 @@ use workingset_expfmt::{Exposition, MetricType, Sample};
 use workingset_model::metrics::Time;
 
 use super::{Observation, cgroup_cpu, float, millis, seconds, workloads};
-use crate::sampler::{CgroupSample, WorkloadKind};
+use workingset_sampling::sampler::{CgroupSample, WorkloadKind};
 
 /// One cgroup as cAdvisor labels and reports it.
 struct Cgroup<'a> {

@@ -62,8 +62,7 @@ use workingset_cgroup::{CpuStats, MemoryStats};
 use workingset_model::metrics::Time;
 use workingset_model::rate::{self, CpuPoint};
 
-use crate::procs;
-use crate::sampler::{self, CpuCounter, PodKey, PodSample, Snapshot, WorkloadKind};
+use workingset_sampling::sampler::{self, CpuCounter, PodKey, PodSample, Snapshot, WorkloadKind};
 
 /// The identifiers cAdvisor labels its `machine_*` metrics with. Empty
 /// strings when unknown, as cAdvisor writes them.
@@ -176,12 +175,9 @@ impl<'a> Rates<'a> {
     /// The rate of `cgroup`, whose counter now reads `later`.
     pub(crate) fn of(&self, cgroup: &str, later: &CpuCounter) -> Option<u64> {
         match (*self.by_cgroup.get(cgroup)?, later) {
-            (CpuCounter::Cgroup(before), CpuCounter::Cgroup(after)) => {
-                self.cgroup_rate(before.usage_ns, after.usage_ns)
-            }
-            (CpuCounter::Processes(before), CpuCounter::Processes(after)) => {
-                // Only processes present in both samples count (see procs).
-                self.cgroup_rate(0, procs::cpu_ns_between(before, after))
+            (before @ CpuCounter::Cgroup(_), CpuCounter::Cgroup(_))
+            | (before @ CpuCounter::Processes(_), CpuCounter::Processes(_)) => {
+                self.cgroup_rate(before.usage_ns(), later.usage_ns())
             }
             // The cgroup changed how it is accounted: not the same counter.
             _ => None,

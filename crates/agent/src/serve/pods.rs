@@ -22,7 +22,7 @@ use serde::Serialize;
 use workingset_model::metrics::{List, ObjectMeta, Time};
 
 use super::{Observation, workloads};
-use crate::sampler::PodSample;
+use workingset_sampling::sampler::PodSample;
 
 /// The `phase` of every listed pod.
 pub const PHASE_RUNNING: &str = "Running";

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use workingset_expfmt::{Exposition, MetricType, Sample};
 use workingset_model::metrics::Time;
 
-use super::{Observation, PodLevel, cgroup_cpu, float, millis, seconds, workloads};
+use super::{Observation, PodLevel, float, millis, seconds, workloads};
 
 const CONTAINER_CPU: &str = "container_cpu_usage_seconds_total";
 const CONTAINER_MEMORY: &str = "container_memory_working_set_bytes";
@@ -71,11 +71,11 @@ pub fn render(observation: &Observation, out: &mut String) {
         let (namespace, name) = (pod.key.namespace.as_str(), pod.key.name.as_str());
         for container in &pod.containers {
             let labels = || container_labels(&container.name, namespace, name);
-            if let Some(cpu) = cgroup_cpu(&container.cpu) {
-                exposition
-                    .family(CONTAINER_CPU, HELP_CONTAINER_CPU, MetricType::Counter)
-                    .push(labelled(labels(), seconds(cpu.usage_ns), at));
-            }
+            // Cgroup counters and per-process counters alike (see
+            // `workingset_sampling::sampler::ProcessCpu`), as local `top` rates them.
+            exposition
+                .family(CONTAINER_CPU, HELP_CONTAINER_CPU, MetricType::Counter)
+                .push(labelled(labels(), seconds(container.cpu.usage_ns()), at));
             exposition
                 .family(CONTAINER_MEMORY, HELP_CONTAINER_MEMORY, MetricType::Gauge)
                 .push(labelled(labels(), float(container.memory.working_set), at));
@@ -94,11 +94,9 @@ pub fn render(observation: &Observation, out: &mut String) {
             continue;
         };
         let labels = || pod_labels(namespace, name);
-        if let Some(cpu) = cgroup_cpu(level.cpu) {
-            exposition
-                .family(POD_CPU, HELP_POD_CPU, MetricType::Counter)
-                .push(labelled(labels(), seconds(cpu.usage_ns), at));
-        }
+        exposition
+            .family(POD_CPU, HELP_POD_CPU, MetricType::Counter)
+            .push(labelled(labels(), seconds(level.cpu.usage_ns()), at));
         exposition
             .family(POD_MEMORY, HELP_POD_MEMORY, MetricType::Gauge)
             .push(labelled(labels(), float(level.memory.working_set), at));

@@ -28,8 +28,8 @@ use workingset_model::summary::{
     SYSTEM_CONTAINER_KUBELET, SYSTEM_CONTAINER_PODS, SYSTEM_CONTAINER_RUNTIME, Summary, SwapStats,
 };
 
-use super::{Observation, PodLevel, Rates, cgroup_cpu, workloads};
-use crate::sampler::{CgroupSample, ContainerSample, CpuCounter, PodSample};
+use super::{Observation, PodLevel, Rates, workloads};
+use workingset_sampling::sampler::{CgroupSample, ContainerSample, CpuCounter, PodSample};
 
 /// The Summary of `observation`.
 ///
@@ -168,7 +168,7 @@ fn cpu(cgroup: &str, counter: &CpuCounter, rates: &Rates<'_>, time: Time) -> Cpu
     CpuStats {
         time,
         usage_nano_cores: rates.of(cgroup, counter),
-        usage_core_nano_seconds: cgroup_cpu(counter).map(|stats| stats.usage_ns),
+        usage_core_nano_seconds: Some(counter.usage_ns()),
     }
 }
 

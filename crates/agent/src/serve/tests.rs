@@ -25,8 +25,8 @@ use workingset_cgroup::{
 use workingset_model::metrics::Time;
 
 use super::{MachineIdentity, Observation, cadvisor, pods, resource, summary};
-use crate::discovery::{QosClass, Runtime};
-use crate::sampler::{
+use workingset_sampling::discovery::{QosClass, Runtime};
+use workingset_sampling::sampler::{
     CgroupSample, ContainerSample, CpuCounter, PodKey, PodSample, Snapshot, SystemContainers,
     WorkloadKind,
 };

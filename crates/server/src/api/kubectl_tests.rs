@@ -25,28 +25,10 @@ use super::{ApiState, Health, router};
 const VERSIONS: [&str; 2] = ["1.27", "1.33"];
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn kubectl_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(
-        std::env::var_os("WORKINGSET_KUBECTL_DIR")
-            .unwrap_or_else(|| "/usr/lib/google-cloud-sdk/bin".into()),
-    );
-    let missing: Vec<String> = VERSIONS
-        .iter()
-        .map(|v| format!("kubectl.{v}"))
-        .filter(|name| !dir.join(name).is_file())
-        .collect();
-    if missing.is_empty() {
-        return Some(dir);
-    }
-    if std::env::var("WORKINGSET_SKIP_KUBECTL").as_deref() == Ok("1") {
-        eprintln!("skipping: {missing:?} not in {}", dir.display());
-        return None;
-    }
-    panic!(
-        "the kubectl binaries {missing:?} are not in {} (set WORKINGSET_KUBECTL_DIR, or \
-         WORKINGSET_SKIP_KUBECTL=1 to skip)",
-        dir.display()
-    );
+/// The directory of the real kubectl binaries, or `None` (reported as a
+/// skip) when they are missing and `WORKINGSET_SKIP_KUBECTL=1`.
+fn kubectl_dir(test: &str) -> Option<PathBuf> {
+    workingset_testkit::kube::kubectl_available(test).then(workingset_testkit::kube::kubectl_dir)
 }
 
 /// Runs kubectl against `addr` with a scratch HOME; (exit code, stdout,
@@ -125,7 +107,9 @@ fn lines(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_top_and_get_work_in_standalone_mode() {
-    let Some(dir) = kubectl_dir() else { return };
+    let Some(dir) = kubectl_dir("kubectl_top_and_get_work_in_standalone_mode") else {
+        return;
+    };
     with_server(true, move |addr| {
         for version in VERSIONS {
             let binary = dir.join(format!("kubectl.{version}"));
@@ -227,7 +211,9 @@ async fn kubectl_top_and_get_work_in_standalone_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_reads_the_metrics_api_without_the_core_api() {
-    let Some(dir) = kubectl_dir() else { return };
+    let Some(dir) = kubectl_dir("kubectl_reads_the_metrics_api_without_the_core_api") else {
+        return;
+    };
     with_server(false, move |addr| {
         for version in VERSIONS {
             let binary = dir.join(format!("kubectl.{version}"));

@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::status::Status;
 use super::{ApiState, status_response};
-use crate::client::ScrapeClient;
 use crate::target::NodeSpec;
+use workingset_kubeclient::kubelet::ScrapeClient;
 
 /// Kubelet paths the proxy forwards, with the content type of their answer.
 const FORWARDED: &[(&str, &str)] = &[

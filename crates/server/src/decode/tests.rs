@@ -315,8 +315,8 @@ fn garbage_is_an_error_naming_the_line() {
 /// What our own agent renders decodes back into the snapshot's figures.
 #[test]
 fn round_trips_the_agents_own_renderer() {
-    use workingset_agent::sampler::{CpuCounter, Sampler};
     use workingset_agent::serve::{Observation, resource};
+    use workingset_sampling::sampler::{CpuCounter, Sampler};
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cgroup/tests/fixtures/v1-hybrid");
     let cgroups =

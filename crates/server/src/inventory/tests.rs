@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::*;
-use crate::client::ClientOptions;
-use crate::client::test_server::{Reply, TestServer, path_of};
+use workingset_kubeclient::kubelet::ClientOptions;
+use workingset_kubeclient::kubelet::test_server::{Reply, TestServer, path_of};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 const JSON: &str = "application/json";
@@ -276,8 +276,8 @@ async fn one_refresh_takes_at_most_its_timeout() {
 /// renderers over the cgroup fixture machine.
 #[tokio::test]
 async fn reads_what_our_agent_serves() {
-    use workingset_agent::sampler::Sampler;
     use workingset_agent::serve::{Observation, cadvisor, pods};
+    use workingset_sampling::sampler::Sampler;
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cgroup/tests/fixtures/v1-hybrid");
     let cgroups =

@@ -8,6 +8,7 @@ mod docker;
 mod explain;
 mod fixture_machine;
 mod plugin;
+mod release;
 mod remote;
 mod serve;
 mod server;

@@ -1,6 +1,10 @@
-//! Remote mode of `workingset top`: kubectl's requests to a real API server
-//! (or to our own metrics server), with kubectl's kubeconfig rules, headers,
-//! query strings, retries and error texts.
+//! Clients of Kubernetes endpoints: the API server through a kubeconfig
+//! (remote `top` and `explain`; the server's Kubernetes mode builds on the
+//! same client) and kubelets or agents directly ([`kubelet`]).
+//!
+//! Remote `top` sends kubectl's requests to a real API server (or to our
+//! own metrics server), with kubectl's kubeconfig rules, headers, query
+//! strings, retries and error texts.
 //!
 //! [`RemoteSource`] is the [`MetricsSource`] the `top` flow runs against,
 //! exactly as it runs against the local machine: one HTTP request per
@@ -16,11 +20,17 @@
 //! - [`protobuf`]: the Kubernetes protobuf encoding, which servers send when
 //!   asked as kubectl asks.
 //! - [`gojson`]: Go's JSON syntax errors.
+//! - [`kubelet`]: one bounded GET against a kubelet or agent (the server's
+//!   scrapes, `explain --agent`).
+//! - [`explain`]: a node's endpoints for `workingset explain`, directly or
+//!   through the API server's node proxy.
 
 mod config;
 mod decode;
 mod discovery;
+pub mod explain;
 mod gojson;
+pub mod kubelet;
 mod protobuf;
 pub mod proxy;
 mod transport;
@@ -31,7 +41,7 @@ use tokio::runtime::Runtime;
 use workingset_model::metrics::{Node, NodeMetrics, Pod, PodMetrics};
 use workingset_top::{KubectlVersion, MetricsSource, Query, SourceError};
 
-pub use config::{Environment, KubeArgs, remote_wanted};
+pub use config::{Environment, KubeArgs, parse_go_bool, remote_wanted};
 use decode::{FromWire, JSON, PROTOBUF, Resource};
 use transport::ApiClient;
 

@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 
 /// How a connection is answered.
 #[derive(Debug, Clone)]
-pub(crate) enum Reply {
+pub enum Reply {
     /// These bytes, then the connection is closed.
     Bytes(Vec<u8>),
     /// These bytes, then nothing more, the connection held open.
@@ -28,7 +28,7 @@ pub(crate) enum Reply {
 
 impl Reply {
     /// A complete response with `Content-Length`.
-    pub(crate) fn status(code: u16, content_type: &str, body: &[u8]) -> Self {
+    pub fn status(code: u16, content_type: &str, body: &[u8]) -> Self {
         let mut out = format!(
             "HTTP/1.1 {code} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
             body.len()
@@ -39,12 +39,12 @@ impl Reply {
     }
 
     /// `200 OK` with `body`.
-    pub(crate) fn ok(content_type: &str, body: &[u8]) -> Self {
+    pub fn ok(content_type: &str, body: &[u8]) -> Self {
         Self::status(200, content_type, body)
     }
 
     /// A complete chunked response, `body` in chunks of `chunk` bytes.
-    pub(crate) fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
+    pub fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
         let mut out =
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".to_vec();
         out.extend(chunks(body, chunk));
@@ -54,7 +54,7 @@ impl Reply {
 }
 
 /// `body` as HTTP/1.1 chunks, without the final empty chunk.
-pub(crate) fn chunks(body: &[u8], chunk: usize) -> Vec<u8> {
+pub fn chunks(body: &[u8], chunk: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for piece in body.chunks(chunk) {
         out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
@@ -67,7 +67,8 @@ pub(crate) fn chunks(body: &[u8], chunk: usize) -> Vec<u8> {
 type Handler = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
 
 /// A running test server.
-pub(crate) struct TestServer {
+#[allow(missing_debug_implementations)]
+pub struct TestServer {
     addr: SocketAddr,
     heads: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
@@ -84,12 +85,12 @@ impl Drop for TestServer {
 impl TestServer {
     /// Plain HTTP; `handler` gets each request head (request line and
     /// headers, lowercased header names as sent).
-    pub(crate) async fn http(handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Self {
+    pub async fn http(handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Self {
         Self::start(None, Arc::new(handler)).await
     }
 
     /// HTTPS with `acceptor`.
-    pub(crate) async fn https(
+    pub async fn https(
         acceptor: TlsAcceptor,
         handler: impl Fn(&str) -> Reply + Send + Sync + 'static,
     ) -> Self {
@@ -129,17 +130,17 @@ impl TestServer {
     }
 
     /// The server's address.
-    pub(crate) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// `http://127.0.0.1:port` (or `https://`) followed by `path`.
-    pub(crate) fn url(&self, scheme: &str, path: &str) -> String {
+    pub fn url(&self, scheme: &str, path: &str) -> String {
         format!("{scheme}://{}{path}", self.addr)
     }
 
     /// The request heads received so far.
-    pub(crate) fn heads(&self) -> Vec<String> {
+    pub fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
     }
 }
@@ -188,21 +189,22 @@ async fn answer<S>(
 }
 
 /// The request path of a recorded head.
-pub(crate) fn path_of(head: &str) -> &str {
+pub fn path_of(head: &str) -> &str {
     head.split(' ').nth(1).unwrap_or("")
 }
 
 /// A CA and a serving certificate it signed, as files and a TLS acceptor.
-pub(crate) struct Pki {
+#[allow(missing_debug_implementations)]
+pub struct Pki {
     /// The CA certificate, PEM.
-    pub(crate) ca_pem: String,
+    pub ca_pem: String,
     /// An acceptor serving the leaf certificate.
-    pub(crate) acceptor: TlsAcceptor,
+    pub acceptor: TlsAcceptor,
 }
 
 impl Pki {
     /// A fresh CA and a leaf for `names` (DNS names or IP addresses).
-    pub(crate) fn new(names: &[&str]) -> Self {
+    pub fn new(names: &[&str]) -> Self {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -21,7 +21,6 @@ use workingset_model::metrics::{
 use workingset_model::rate::{self, CpuPoint};
 use workingset_quantity::{Format, Quantity};
 
-use crate::procs;
 use crate::sampler::{self, ContainerSample, CpuCounter, PodSample, Snapshot};
 
 /// Everything `top` needs about one machine, computed from two snapshots.
@@ -156,8 +155,10 @@ fn pod_metrics(
 
 fn container_rate(before: &CpuCounter, after: &CpuCounter, window: Duration) -> Option<u64> {
     let (used_before, used_after) = match (before, after) {
-        (CpuCounter::Cgroup(a), CpuCounter::Cgroup(b)) => (a.usage_ns, b.usage_ns),
-        (CpuCounter::Processes(a), CpuCounter::Processes(b)) => (0, procs::cpu_ns_between(a, b)),
+        (CpuCounter::Cgroup(_), CpuCounter::Cgroup(_))
+        | (CpuCounter::Processes(_), CpuCounter::Processes(_)) => {
+            (before.usage_ns(), after.usage_ns())
+        }
         // The cgroup changed how it is accounted: not the same counter.
         _ => return None,
     };

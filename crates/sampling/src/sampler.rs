@@ -7,7 +7,7 @@
 //! never an error. The walk is bounded in depth and in cgroups visited, so a
 //! pathological tree cannot make a pass unbounded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,8 +17,8 @@ use workingset_cgroup::{
 use workingset_model::metrics::Time;
 
 use crate::discovery::{self, CgroupKind, QosClass, Runtime};
+use crate::inventory::{Inventory, RuntimeKind};
 use crate::procs;
-use crate::runtime::{Inventory, RuntimeKind};
 
 /// Deepest cgroup nesting walked below the cgroup root.
 const MAX_DEPTH: usize = 32;
@@ -42,9 +42,37 @@ pub enum SampleError {
 pub enum CpuCounter {
     /// The cgroup's own counter (cpuacct.usage / cpu.stat usage_usec).
     Cgroup(CpuStats),
-    /// The cgroup has no CPU accounting directory: per-process ticks of its
-    /// processes (see `docs/naming.md`).
-    Processes(BTreeMap<u32, u64>),
+    /// The cgroup has no CPU accounting directory (on v1, cpuacct is not
+    /// nested like memory): a counter built from its processes' ticks (see
+    /// [`ProcessCpu`] and `docs/naming.md`).
+    Processes(ProcessCpu),
+}
+
+impl CpuCounter {
+    /// The cumulative CPU time in nanoseconds: what the kubelet formats
+    /// serve as `usageCoreNanoSeconds` and rates are taken of.
+    pub fn usage_ns(&self) -> u64 {
+        match self {
+            Self::Cgroup(stats) => stats.usage_ns,
+            Self::Processes(processes) => processes.usage_ns,
+        }
+    }
+}
+
+/// A cumulative CPU counter for a cgroup without CPU accounting, kept by
+/// the [`Sampler`] across passes so that local `top` and the agent give the
+/// same figure: it starts, the first time the sampler sees the cgroup, at
+/// the ticks its processes have used so far, and each pass adds what the
+/// processes present in both passes used in between (a process that came
+/// or went during the window is not counted for it, as in
+/// [`procs::cpu_ns_between`]). It never goes down, so a server rates it
+/// like any cgroup counter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessCpu {
+    /// utime + stime ticks per pid, now.
+    pub ticks: BTreeMap<u32, u64>,
+    /// The counter, nanoseconds.
+    pub usage_ns: u64,
 }
 
 /// How a workload is named (see `docs/naming.md`).
@@ -158,6 +186,10 @@ pub struct Sampler {
     reader: Reader,
     proc_root: PathBuf,
     cgroup_root: String,
+    /// The per-process counters of the previous pass, by cgroup path.
+    process_cpu: HashMap<String, ProcessCpu>,
+    /// The ones of the pass running now.
+    process_cpu_now: HashMap<String, ProcessCpu>,
 }
 
 impl Sampler {
@@ -168,6 +200,8 @@ impl Sampler {
             proc_root: config.proc_root.clone(),
             cgroup_root: normalise(&config.cgroup_root),
             reader: cgroups.reader(),
+            process_cpu: HashMap::new(),
+            process_cpu_now: HashMap::new(),
         }
     }
 
@@ -193,6 +227,8 @@ impl Sampler {
         let root = walk.sampler.cgroup_root.clone();
         walk.visit_children(&root, 0).map_err(SampleError::Walk)?;
         let Walk { pods, system, .. } = walk;
+        // Cgroups not seen in this pass are gone: their counters with them.
+        self.process_cpu = std::mem::take(&mut self.process_cpu_now);
         Ok(Snapshot {
             time,
             instant,
@@ -227,7 +263,7 @@ impl Sampler {
             Ok(cpu) => CpuCounter::Cgroup(cpu),
             // On v1 the CPU hierarchies may simply not have this cgroup.
             Err(error) if error.is_gone() || matches!(error, CgroupError::Missing { .. }) => {
-                CpuCounter::Processes(procs::cpu_ticks(&self.proc_root, &self.procs_text(cgroup)))
+                CpuCounter::Processes(self.process_cpu(cgroup))
             }
             Err(error) => {
                 log_skip(cgroup, &error);
@@ -235,6 +271,26 @@ impl Sampler {
             }
         };
         Some((memory, cpu))
+    }
+
+    /// The per-process counter of `cgroup` now (see [`ProcessCpu`]).
+    fn process_cpu(&mut self, cgroup: &str) -> ProcessCpu {
+        if let Some(now) = self.process_cpu_now.get(cgroup) {
+            // Read twice in one pass (a system container that is also a
+            // workload): one reading, so both agree.
+            return now.clone();
+        }
+        let ticks = procs::cpu_ticks(&self.proc_root, &self.procs_text(cgroup));
+        let usage_ns = match self.process_cpu.get(cgroup) {
+            Some(before) => before
+                .usage_ns
+                .saturating_add(procs::cpu_ns_between(&before.ticks, &ticks)),
+            None => procs::cpu_ns_total(&ticks),
+        };
+        let counter = ProcessCpu { ticks, usage_ns };
+        self.process_cpu_now
+            .insert(cgroup.to_owned(), counter.clone());
+        counter
     }
 
     /// The text of the cgroup's `cgroup.procs` (empty if unreadable).
@@ -313,6 +369,15 @@ impl Default for SingleWorkload {
             kind: WorkloadKind::Cgroup,
         }
     }
+}
+
+/// What makes a cgroup outside Kubernetes a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Activity {
+    /// A leaf: processes, or memory charged to it.
+    ProcessesOrMemory,
+    /// A cgroup with children: processes of its own.
+    OwnProcesses,
 }
 
 /// State of one pass's walk.
@@ -420,16 +485,23 @@ impl Walk<'_> {
             }
             kind @ (CgroupKind::SystemdUnit { .. } | CgroupKind::Plain) => {
                 self.note_system_container(path);
-                let children = self.sampler.reader.children(path)?;
-                if !children.is_empty() {
-                    return self.visit_children(path, depth);
-                }
                 let kind = match kind {
                     CgroupKind::SystemdUnit { .. } => WorkloadKind::SystemdUnit,
                     _ => WorkloadKind::Cgroup,
                 };
-                self.leaf_if_active(parent, path, kind);
-                Ok(())
+                let children = self.sampler.reader.children(path)?;
+                if children.is_empty() {
+                    self.workload_if_active(parent, path, kind, Activity::ProcessesOrMemory);
+                    return Ok(());
+                }
+                // A cgroup with processes of its own *and* child cgroups
+                // (possible on v1 and in v2's threaded or root cgroups) is a
+                // workload too, as cAdvisor makes every cgroup a container:
+                // with its hierarchical figures (its children's included,
+                // as its memory.usage and CPU counter are), the children
+                // listed as workloads of their own beside it.
+                self.workload_if_active(parent, path, kind, Activity::OwnProcesses);
+                self.visit_children(path, depth)
             }
         }
     }
@@ -517,12 +589,23 @@ impl Walk<'_> {
         });
     }
 
-    /// A leaf outside Kubernetes becomes a workload if it has processes or
-    /// charged memory; empty leaves (stopped units) are noise.
-    fn leaf_if_active(&mut self, parent: &str, path: &str, kind: WorkloadKind) {
+    /// A cgroup outside Kubernetes becomes a workload if it is active: a
+    /// leaf if it has processes or charged memory (empty leaves are stopped
+    /// units, noise), a cgroup with children only if it has processes of
+    /// its own (its memory is its children's).
+    fn workload_if_active(
+        &mut self,
+        parent: &str,
+        path: &str,
+        kind: WorkloadKind,
+        activity: Activity,
+    ) {
         let has_processes = procs::parse_pids(&self.sampler.procs_text(path))
             .next()
             .is_some();
+        if !has_processes && activity == Activity::OwnProcesses {
+            return;
+        }
         let Some((memory, cpu)) = self.sampler.read_workload(path) else {
             return;
         };

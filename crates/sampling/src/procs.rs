@@ -90,6 +90,14 @@ pub fn cpu_ns_between(earlier: &BTreeMap<u32, u64>, later: &BTreeMap<u32, u64>) 
         })
 }
 
+/// CPU nanoseconds the processes of one reading have used since they
+/// started.
+pub fn cpu_ns_total(ticks: &BTreeMap<u32, u64>) -> u64 {
+    ticks.values().fold(0u64, |sum, ticks| {
+        sum.saturating_add(ticks.saturating_mul(NANOS_PER_TICK))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! `explain` from a node's endpoints: `--agent URL` fetches
+//! `workingset explain` from a node's endpoints: `--agent URL` fetches
 //! `/metrics/cadvisor` and `/stats/summary` from a `workingset agent` or a
 //! kubelet; with a kubeconfig the same two paths are fetched through the
 //! API server's node proxy (`/api/v1/nodes/{node}/proxy/…`). Both hand the
@@ -6,17 +6,32 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
+use std::path::PathBuf;
+
+pub use workingset_explain::ExplainError;
 use workingset_explain::inputs::{Hierarchy, Mode, NodeInputs, PodInputs, SourceInputs};
 use workingset_explain::kubelet::{self, PodQuery};
 use workingset_explain::lookup::{self, LookupError};
-use workingset_server::client::{ClientOptions, ScrapeClient};
 use workingset_top::KubectlVersion;
 
-use crate::remote::proxy;
-use crate::remote::{Environment, RemoteOptions, RemoteSource};
+use crate::kubelet::{ClientOptions, ScrapeClient};
+use crate::proxy;
+use crate::{Environment, KubeArgs, RemoteOptions, RemoteSource};
 
-use super::{ExplainArgs, ExplainError};
+/// Where `explain` reads a node's endpoints: the kubeconfig flags (for the
+/// API server's node proxy, and the CA and insecure flags for `--agent`),
+/// and the bearer token file for `--agent`.
+#[derive(Debug, Clone, Copy)]
+pub struct ExplainSource<'a> {
+    /// kubectl's connection flags.
+    pub kube: &'a KubeArgs,
+    /// `--token-file`, sent as a bearer token to `--agent`.
+    pub token_file: Option<&'a PathBuf>,
+}
+
+fn failed(message: impl Into<String>) -> ExplainError {
+    ExplainError::failed(message)
+}
 
 /// How long one request may take, connection and body included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,14 +44,18 @@ struct Bodies {
     summary: Vec<u8>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn runtime() -> Result<tokio::runtime::Runtime, ExplainError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime for the HTTP client")
+        .map_err(|e| {
+            failed(format!(
+                "cannot start the async runtime for the HTTP client: {e}"
+            ))
+        })
 }
 
-fn fetch_agent(args: &ExplainArgs, url: &str) -> anyhow::Result<Bodies> {
+fn fetch_agent(args: ExplainSource<'_>, url: &str) -> Result<Bodies, ExplainError> {
     let base = url.trim_end_matches('/');
     let client = ScrapeClient::new(&ClientOptions {
         ca_file: args
@@ -46,10 +65,10 @@ fn fetch_agent(args: &ExplainArgs, url: &str) -> anyhow::Result<Bodies> {
             .filter(|f| !f.is_empty())
             .map(Into::into),
         insecure_tls: args.kube.insecure_skip_tls_verify,
-        token_file: args.token_file.clone(),
+        token_file: args.token_file.cloned(),
         max_body_bytes: MAX_BODY,
     })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .map_err(|e| failed(e.to_string()))?;
     let runtime = runtime()?;
     runtime.block_on(async {
         let cadvisor_url = format!("{base}/metrics/cadvisor");
@@ -58,10 +77,10 @@ fn fetch_agent(args: &ExplainArgs, url: &str) -> anyhow::Result<Bodies> {
             client.get(&cadvisor_url, REQUEST_TIMEOUT),
             client.get(&summary_url, REQUEST_TIMEOUT)
         );
-        let cadvisor = cadvisor.map_err(|e| anyhow::anyhow!("GET {cadvisor_url}: {e}"))?;
-        let summary = summary.map_err(|e| anyhow::anyhow!("GET {summary_url}: {e}"))?;
+        let cadvisor = cadvisor.map_err(|e| failed(format!("GET {cadvisor_url}: {e}")))?;
+        let summary = summary.map_err(|e| failed(format!("GET {summary_url}: {e}")))?;
         let cadvisor = String::from_utf8(cadvisor)
-            .map_err(|_| anyhow::anyhow!("GET {cadvisor_url}: the body is not UTF-8 text"))?;
+            .map_err(|_| failed(format!("GET {cadvisor_url}: the body is not UTF-8 text")))?;
         Ok(Bodies { cadvisor, summary })
     })
 }
@@ -77,15 +96,15 @@ fn agent_source(url: &str) -> SourceInputs {
 
 fn parse(
     bodies: &Bodies,
-) -> anyhow::Result<(kubelet::Cadvisor, workingset_model::summary::Summary)> {
+) -> Result<(kubelet::Cadvisor, workingset_model::summary::Summary), ExplainError> {
     let cadvisor = kubelet::parse_cadvisor(&bodies.cadvisor)?;
     let summary = kubelet::parse_summary(&bodies.summary)?;
     Ok((cadvisor, summary))
 }
 
 /// `explain node --agent URL`.
-pub(super) fn agent_node(
-    args: &ExplainArgs,
+pub fn agent_node(
+    args: ExplainSource<'_>,
     url: &str,
     name: Option<&str>,
 ) -> Result<NodeInputs, ExplainError> {
@@ -100,8 +119,8 @@ pub(super) fn agent_node(
 }
 
 /// `explain pod --agent URL`.
-pub(super) fn agent_pod(
-    args: &ExplainArgs,
+pub fn agent_pod(
+    args: ExplainSource<'_>,
     url: &str,
     query: &PodQuery,
 ) -> Result<PodInputs, ExplainError> {
@@ -119,9 +138,9 @@ const JSON: &str = "application/json";
 const TEXT: &str = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
 
 /// The API server of the kubeconfig, and the namespace its context names.
-fn connect(args: &ExplainArgs) -> anyhow::Result<RemoteSource> {
+fn connect(args: ExplainSource<'_>) -> Result<RemoteSource, ExplainError> {
     let (api, _namespace) = RemoteSource::connect(
-        &args.kube,
+        args.kube,
         &Environment::current(),
         RemoteOptions {
             namespace: None,
@@ -130,7 +149,7 @@ fn connect(args: &ExplainArgs) -> anyhow::Result<RemoteSource> {
             use_protocol_buffers: false,
         },
     )
-    .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_start_matches("error: ")))?;
+    .map_err(|e| failed(e.to_string().trim_start_matches("error: ")))?;
     Ok(api)
 }
 
@@ -138,31 +157,35 @@ fn get_json(
     api: &mut RemoteSource,
     path: &str,
     params: &[(&str, &str)],
-) -> anyhow::Result<serde_json::Value> {
+) -> Result<serde_json::Value, ExplainError> {
     let body = api.get_raw(path, params, JSON).map_err(|e| {
-        anyhow::anyhow!(
+        failed(format!(
             "GET {path}: {}",
             e.to_string().trim_start_matches("error: ")
-        )
+        ))
     })?;
-    serde_json::from_slice(&body).with_context(|| format!("GET {path}: the answer is not JSON"))
+    serde_json::from_slice(&body)
+        .map_err(|e| failed(format!("GET {path}: the answer is not JSON: {e}")))
 }
 
 /// The two endpoints of `node` through the API server's node proxy.
-fn fetch_proxied(api: &mut RemoteSource, node: &str) -> anyhow::Result<Bodies> {
+fn fetch_proxied(api: &mut RemoteSource, node: &str) -> Result<Bodies, ExplainError> {
     let base = format!("/api/v1/nodes/{}/proxy", proxy::path_segment(node));
     let get = |api: &mut RemoteSource, path: String, accept: &str| {
         api.get_raw(&path, &[], accept).map_err(|e| {
-            anyhow::anyhow!(
+            failed(format!(
                 "GET {path}: {}",
                 e.to_string().trim_start_matches("error: ")
-            )
+            ))
         })
     };
     let cadvisor = get(api, format!("{base}/metrics/cadvisor"), TEXT)?;
     let summary = get(api, format!("{base}/stats/summary"), JSON)?;
-    let cadvisor = String::from_utf8(cadvisor)
-        .map_err(|_| anyhow::anyhow!("GET {base}/metrics/cadvisor: the body is not UTF-8 text"))?;
+    let cadvisor = String::from_utf8(cadvisor).map_err(|_| {
+        failed(format!(
+            "GET {base}/metrics/cadvisor: the body is not UTF-8 text"
+        ))
+    })?;
     Ok(Bodies { cadvisor, summary })
 }
 
@@ -194,7 +217,7 @@ fn names(list: &serde_json::Value) -> Vec<(String, String)> {
 }
 
 /// `explain node` through the API server.
-pub(super) fn api_node(args: &ExplainArgs, name: Option<&str>) -> Result<NodeInputs, ExplainError> {
+pub fn api_node(args: ExplainSource<'_>, name: Option<&str>) -> Result<NodeInputs, ExplainError> {
     let mut api = connect(args)?;
     let nodes: Vec<String> = names(&get_json(&mut api, "/api/v1/nodes", &[])?)
         .into_iter()
@@ -211,12 +234,11 @@ pub(super) fn api_node(args: &ExplainArgs, name: Option<&str>) -> Result<NodeInp
         }
         (None, [only]) => only.clone(),
         (None, _) => {
-            return Err(anyhow::anyhow!(
+            return Err(failed(format!(
                 "the cluster has {} nodes ({}): name one, `workingset explain node NAME`",
                 nodes.len(),
                 nodes.join(", ")
-            )
-            .into());
+            )));
         }
     };
     let bodies = fetch_proxied(&mut api, &node)?;
@@ -231,7 +253,7 @@ pub(super) fn api_node(args: &ExplainArgs, name: Option<&str>) -> Result<NodeInp
 
 /// `explain pod` through the API server: the pod's node from its object,
 /// then that node's endpoints through the proxy.
-pub(super) fn api_pod(args: &ExplainArgs, query: &PodQuery) -> Result<PodInputs, ExplainError> {
+pub fn api_pod(args: ExplainSource<'_>, query: &PodQuery) -> Result<PodInputs, ExplainError> {
     let mut api = connect(args)?;
     // Without -n, the pod is looked for in every namespace, as locally.
     let pods_path = match &query.namespace {
@@ -251,7 +273,10 @@ pub(super) fn api_pod(args: &ExplainArgs, query: &PodQuery) -> Result<PodInputs,
                 .map(|(namespace, name)| lookup::Candidate { namespace, name })
                 .collect();
             lookup::find_pod(&candidates, &query.name, query.namespace.as_deref())?;
-            return Err(anyhow::anyhow!("pod {:?} not found", query.name).into());
+            return Err(failed(format!(
+                "pod {} not found",
+                workingset_model::selector::GoQuoted(&query.name)
+            )));
         }
         several => {
             let mut namespaces: Vec<String> = several
@@ -271,11 +296,10 @@ pub(super) fn api_pod(args: &ExplainArgs, query: &PodQuery) -> Result<PodInputs,
         .unwrap_or_default()
         .to_owned();
     let Some(node) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) else {
-        return Err(anyhow::anyhow!(
+        return Err(failed(format!(
             "pod {namespace}/{} is not scheduled to a node yet: there are no figures to explain",
             query.name
-        )
-        .into());
+        )));
     };
     let bodies = fetch_proxied(&mut api, node)?;
     let (cadvisor, summary) = parse(&bodies)?;

@@ -849,7 +849,8 @@ fn read_token(path: &Path) -> Result<HeaderValue, ClientError> {
     Ok(header)
 }
 
-#[cfg(test)]
-pub(crate) mod test_server;
+/// A scripted HTTP(S) peer for client tests (here and in the server's).
+#[cfg(any(test, feature = "test-server"))]
+pub mod test_server;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! `explain` on this machine: two sampling passes `--window` apart (the
+//! `workingset explain` on this machine: two sampling passes `--window` apart (the
 //! same sampler and names as `workingset top`), plus the few files the
 //! sampler does not keep — extra `memory.stat` keys, the pause
 //! containers of the pod, the cgroups directly below the root.
@@ -6,20 +6,20 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use workingset_agent::discovery::{self, CgroupKind};
-use workingset_agent::procs;
-use workingset_agent::runtime::Inventory;
-use workingset_agent::sampler::{self, CpuCounter, PodSample, Sampler, Snapshot, WorkloadKind};
 use workingset_cgroup::{Cgroups, Controller, CpuStats, MemoryStats, Reader};
+use workingset_explain::ExplainError;
 use workingset_explain::inputs::{
     self, CgroupInputs, CpuInputs, ExtraMemoryStat, Hierarchy, HostMemory, Mode, NodeInputs,
     PartInputs, PodInputs, QuotaInput, RateInput, SourceInputs,
 };
 use workingset_explain::kubelet::PodQuery;
 use workingset_explain::lookup::{self, Candidate, LookupError};
+use workingset_sampling::discovery::{self, CgroupKind};
+use workingset_sampling::inventory::Inventory;
+use workingset_sampling::procs;
+use workingset_sampling::sampler::{self, CpuCounter, PodSample, Sampler, Snapshot, WorkloadKind};
 
-use super::{ExplainArgs, ExplainError};
+use crate::{LocalMachine, open_cgroups};
 
 /// The machine, opened once.
 struct Machine {
@@ -31,24 +31,22 @@ struct Machine {
 }
 
 impl Machine {
-    fn open(args: &ExplainArgs) -> anyhow::Result<Machine> {
-        let cgroups = Cgroups::open(args.source.cgroup_config()).context(
-            "cannot find the cgroup filesystem; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)",
-        )?;
-        let inventory = crate::local::runtime_inventory(args.source.runtime_config())?;
+    fn open(machine: &LocalMachine) -> Result<Machine, ExplainError> {
+        let cgroups = open_cgroups(machine).map_err(|e| ExplainError::failed(e.to_string()))?;
+        let inventory = machine.names.inventory();
         Ok(Machine {
             reader: cgroups.reader(),
             sampler: Sampler::new(&cgroups),
-            proc_root: args.source.proc.clone(),
+            proc_root: machine.cgroups.proc_root.clone(),
             cgroups,
             inventory,
         })
     }
 
-    fn sample(&mut self, which: &str) -> anyhow::Result<Snapshot> {
+    fn sample(&mut self, which: &str) -> Result<Snapshot, ExplainError> {
         self.sampler
             .sample_with(&self.inventory)
-            .with_context(|| format!("{which} sample failed"))
+            .map_err(|e| ExplainError::failed(format!("{which} sample failed: {e}")))
     }
 
     fn hierarchy(&self) -> Hierarchy {
@@ -94,8 +92,8 @@ fn cpu(before: Option<&CpuCounter>, after: &CpuCounter, window: Duration) -> Cpu
         (None, CpuCounter::Cgroup(a)) => inputs::cpu_from_cgroup(None, a, window),
         (Some(CpuCounter::Processes(b)), CpuCounter::Processes(a)) => CpuInputs {
             rate: RateInput::Counters {
-                before_ns: 0,
-                after_ns: procs::cpu_ns_between(b, a),
+                before_ns: b.usage_ns,
+                after_ns: a.usage_ns,
                 window,
                 source: "utime + stime in /proc/<pid>/stat of the cgroup's processes (this cgroup has no CPU accounting directory of its own)".to_owned(),
             },
@@ -213,7 +211,7 @@ impl Machine {
 }
 
 /// `explain pod` on this machine.
-pub(super) fn pod(args: &ExplainArgs, query: &PodQuery) -> Result<PodInputs, ExplainError> {
+pub fn pod(args: &LocalMachine, query: &PodQuery) -> Result<PodInputs, ExplainError> {
     let mut machine = Machine::open(args)?;
     let earlier = machine.sample("first")?;
     // Not found is said before the window is waited out.
@@ -223,7 +221,7 @@ pub(super) fn pod(args: &ExplainArgs, query: &PodQuery) -> Result<PodInputs, Exp
         machine.sandboxes(&pod)
     };
     let started = Instant::now();
-    thread::sleep(args.window.0);
+    thread::sleep(args.window);
     let later = machine.sample("second")?;
     let window = sampler::window(&earlier, &later);
     let exact = PodQuery {
@@ -303,7 +301,7 @@ pub(super) fn pod(args: &ExplainArgs, query: &PodQuery) -> Result<PodInputs, Exp
         (kubernetes && pod_cgroup.is_none()).then(|| format!("{} could not be read", pod.cgroup));
     Ok(PodInputs {
         source: machine.source(window),
-        node: args.source.node_name(),
+        node: args.node_name.clone(),
         namespace: pod.key.namespace.clone(),
         name: pod.key.name.clone(),
         uid: pod.uid.clone(),
@@ -316,14 +314,14 @@ pub(super) fn pod(args: &ExplainArgs, query: &PodQuery) -> Result<PodInputs, Exp
         pod_cgroup_note,
         host: HostMemory::from_meminfo(
             &later.node.meminfo,
-            &args.source.proc.join("meminfo").display().to_string(),
+            &args.cgroups.proc_root.join("meminfo").display().to_string(),
         ),
     })
 }
 
 /// `explain node` on this machine.
-pub(super) fn node(args: &ExplainArgs, name: Option<&str>) -> Result<NodeInputs, ExplainError> {
-    let node_name = args.source.node_name();
+pub fn node(args: &LocalMachine, name: Option<&str>) -> Result<NodeInputs, ExplainError> {
+    let node_name = args.node_name.clone();
     if let Some(name) = name
         && name != node_name
     {
@@ -335,10 +333,10 @@ pub(super) fn node(args: &ExplainArgs, name: Option<&str>) -> Result<NodeInputs,
     }
     let mut machine = Machine::open(args)?;
     let earlier = machine.sample("first")?;
-    thread::sleep(args.window.0);
+    thread::sleep(args.window);
     let later = machine.sample("second")?;
     let window = sampler::window(&earlier, &later);
-    let cgroup_root = args.source.cgroup_config().cgroup_root;
+    let cgroup_root = args.cgroups.cgroup_root.clone();
     let root_path = format!("/{}", cgroup_root.trim_matches('/'));
 
     let root = CgroupInputs {
@@ -365,10 +363,11 @@ pub(super) fn node(args: &ExplainArgs, name: Option<&str>) -> Result<NodeInputs,
             source,
         })
     };
-    let children = machine
-        .reader
-        .children(&root_path)
-        .context("cannot list the cgroups below the cgroup root")?;
+    let children = machine.reader.children(&root_path).map_err(|e| {
+        ExplainError::failed(format!(
+            "cannot list the cgroups below the cgroup root: {e}"
+        ))
+    })?;
     let mut top_level = Vec::new();
     for child in children {
         let path = if root_path == "/" {
@@ -420,7 +419,7 @@ pub(super) fn node(args: &ExplainArgs, name: Option<&str>) -> Result<NodeInputs,
         cpus: Some(later.node.online_cpus),
         host: HostMemory::from_meminfo(
             &later.node.meminfo,
-            &args.source.proc.join("meminfo").display().to_string(),
+            &args.cgroups.proc_root.join("meminfo").display().to_string(),
         ),
         top_level,
         pods_cgroup,

@@ -4,8 +4,8 @@
 //! how many containers one agent can watch.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use workingset_agent::sampler::Sampler;
 use workingset_cgroup::{Cgroups, Config};
+use workingset_sampling::sampler::Sampler;
 
 fn full_pass(c: &mut Criterion) {
     let Ok(cgroups) = Cgroups::open(Config::default()) else {

@@ -1,4 +1,4 @@
-//! The embedded local mode: this machine, sampled twice, answering the
+//! `workingset top` on this machine: sampled twice, answering the
 //! requests `kubectl top` makes as metrics-server and the API server would.
 //!
 //! Answering *requests* (rather than printing the sample directly) keeps one
@@ -9,48 +9,35 @@
 
 use std::thread;
 
-use anyhow::Context as _;
-use workingset_agent::metrics::{MachineMetrics, machine_metrics};
-use workingset_agent::runtime::{Inventory, RuntimeClients, RuntimeConfig};
-use workingset_agent::sampler::Sampler;
-use workingset_cgroup::Cgroups;
 use workingset_model::metrics::{Node, NodeMetrics, ObjectMeta, Pod, PodMetrics};
 use workingset_model::selector::{FieldSelector, LabelSelector, METRICS_API_FIELDS};
+use workingset_sampling::metrics::{MachineMetrics, machine_metrics};
+use workingset_sampling::sampler::Sampler;
 use workingset_top::{MetricsSource, Query, SourceError, Status};
 
-use crate::cli::LocalArgs;
+use crate::{LocalError, LocalMachine, open_cgroups};
 
-/// Samples this machine twice, `--window` apart, with names from the
+/// Samples this machine twice, `window` apart, with names from the
 /// container runtimes when they answer.
-pub fn sample(args: &LocalArgs) -> anyhow::Result<MachineMetrics> {
-    let source = &args.source;
-    let cgroups = Cgroups::open(source.cgroup_config()).context(
-        "cannot find the cgroup filesystem; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)",
-    )?;
+pub fn sample(machine: &LocalMachine) -> Result<MachineMetrics, LocalError> {
+    let cgroups = open_cgroups(machine)?;
     tracing::debug!(hierarchy = ?cgroups.hierarchy(), "Detected cgroups");
-    let inventory = runtime_inventory(source.runtime_config())?;
+    let inventory = machine.names.inventory();
     let mut sampler = Sampler::new(&cgroups);
     let earlier = sampler
         .sample_with(&inventory)
-        .context("first sample failed")?;
-    thread::sleep(args.window.0);
+        .map_err(|source| LocalError::Sample {
+            which: "first",
+            source,
+        })?;
+    thread::sleep(machine.window);
     let later = sampler
         .sample_with(&inventory)
-        .context("second sample failed")?;
-    Ok(machine_metrics(&source.node_name(), &earlier, &later))
-}
-
-/// Asks the container runtimes once; a runtime that is absent or fails
-/// contributes nothing (workloads keep their path-based names).
-pub(crate) fn runtime_inventory(config: RuntimeConfig) -> anyhow::Result<Inventory> {
-    if config.docker_socket.is_none() && config.cri_socket.is_none() {
-        return Ok(Inventory::default());
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime that asks the container runtimes")?;
-    Ok(runtime.block_on(RuntimeClients::new(&config).inventory()))
+        .map_err(|source| LocalError::Sample {
+            which: "second",
+            source,
+        })?;
+    Ok(machine_metrics(&machine.node_name, &earlier, &later))
 }
 
 /// This machine's metrics behind kubectl's requests.
@@ -60,22 +47,22 @@ pub(crate) fn runtime_inventory(config: RuntimeConfig) -> anyhow::Result<Invento
 /// too instead of after the sampling window.
 #[derive(Debug)]
 pub struct LocalSource {
-    args: LocalArgs,
+    machine: LocalMachine,
     metrics: Option<MachineMetrics>,
 }
 
 impl LocalSource {
-    /// A source that samples the machine described by `args` when first asked.
-    pub fn new(args: LocalArgs) -> Self {
+    /// A source that samples `machine` when first asked.
+    pub fn new(machine: LocalMachine) -> Self {
         Self {
-            args,
+            machine,
             metrics: None,
         }
     }
 
     fn metrics(&mut self) -> Result<&MachineMetrics, SourceError> {
         if self.metrics.is_none() {
-            let sampled = sample(&self.args).map_err(|e| SourceError::Other(format!("{e:#}")))?;
+            let sampled = sample(&self.machine).map_err(|e| SourceError::Other(e.to_string()))?;
             self.metrics = Some(sampled);
         }
         self.metrics

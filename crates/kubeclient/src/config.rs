@@ -32,7 +32,6 @@ use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Args;
 use kube::config::{
     AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo,
     NamedCluster, NamedContext,
@@ -42,8 +41,6 @@ use workingset_model::duration::GoDuration;
 use workingset_model::selector::GoQuoted;
 use workingset_top::SourceError;
 
-use crate::cli::parse_go_bool;
-
 /// The service account files of a pod.
 const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// Where kubectl goes when nothing says otherwise.
@@ -51,87 +48,133 @@ const DEFAULT_SERVER: &str = "http://localhost:8080";
 /// The one name of everything in the kubeconfig handed to kube.
 const RESOLVED: &str = "workingset";
 
+/// Go's `strconv.ParseBool`, which is what cobra accepts for boolean flags.
+pub fn parse_go_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {}: invalid syntax",
+            GoQuoted(text)
+        )),
+    }
+}
+
 /// kubectl's global flags that say which cluster to talk to, plus
 /// `--local`. As with pflag, a flag given twice takes the last value.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct KubeArgs {
     /// Path to the kubeconfig file to use (talk to that cluster as kubectl does).
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        overrides_with = "kubeconfig"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            global = true,
+            value_name = "FILE",
+            overrides_with = "kubeconfig"
+        )
     )]
     pub kubeconfig: Option<String>,
     /// The name of the kubeconfig context to use.
-    #[arg(long, global = true, value_name = "NAME", overrides_with = "context")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, global = true, value_name = "NAME", overrides_with = "context")
+    )]
     pub context: Option<String>,
     /// The name of the kubeconfig cluster to use.
-    #[arg(long, global = true, value_name = "NAME", overrides_with = "cluster")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, global = true, value_name = "NAME", overrides_with = "cluster")
+    )]
     pub cluster: Option<String>,
     /// The name of the kubeconfig user to use.
-    #[arg(long, global = true, value_name = "NAME", overrides_with = "user")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, global = true, value_name = "NAME", overrides_with = "user")
+    )]
     pub user: Option<String>,
     /// The address and port of the Kubernetes API server.
-    #[arg(
-        short = 's',
-        long,
-        global = true,
-        value_name = "URL",
-        overrides_with = "server"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            short = 's',
+            long,
+            global = true,
+            value_name = "URL",
+            overrides_with = "server"
+        )
     )]
     pub server: Option<String>,
     /// Bearer token for authentication to the API server.
-    #[arg(long, global = true, value_name = "TOKEN", overrides_with = "token")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, global = true, value_name = "TOKEN", overrides_with = "token")
+    )]
     pub token: Option<String>,
     /// Path to a cert file for the certificate authority.
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        overrides_with = "certificate_authority"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            global = true,
+            value_name = "FILE",
+            overrides_with = "certificate_authority"
+        )
     )]
     pub certificate_authority: Option<String>,
     /// Path to a client certificate file for TLS.
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        overrides_with = "client_certificate"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            global = true,
+            value_name = "FILE",
+            overrides_with = "client_certificate"
+        )
     )]
     pub client_certificate: Option<String>,
     /// Path to a client key file for TLS.
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        overrides_with = "client_key"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            global = true,
+            value_name = "FILE",
+            overrides_with = "client_key"
+        )
     )]
     pub client_key: Option<String>,
     /// Server name to use for server certificate validation.
-    #[arg(
-        long,
-        global = true,
-        value_name = "NAME",
-        overrides_with = "tls_server_name"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            global = true,
+            value_name = "NAME",
+            overrides_with = "tls_server_name"
+        )
     )]
     pub tls_server_name: Option<String>,
     /// If true, the server's certificate will not be checked for validity.
-    #[arg(long, global = true, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", overrides_with = "insecure_skip_tls_verify")]
+    #[cfg_attr(feature = "clap", arg(long, global = true, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", overrides_with = "insecure_skip_tls_verify"))]
     pub insecure_skip_tls_verify: bool,
     /// How long to wait for each request (1s, 2m, 3h; a bare integer is
     /// seconds; 0 waits forever).
-    #[arg(
-        long,
-        global = true,
-        default_value = "0",
-        value_name = "DURATION",
-        overrides_with = "request_timeout"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            global = true,
+            default_value = "0",
+            value_name = "DURATION",
+            overrides_with = "request_timeout"
+        )
     )]
     pub request_timeout: String,
     /// Always measure this machine (the embedded local mode), even when a
     /// kubeconfig exists.
-    #[arg(long, global = true, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", overrides_with = "local")]
+    #[cfg_attr(feature = "clap", arg(long, global = true, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", overrides_with = "local"))]
     pub local: bool,
 }
 

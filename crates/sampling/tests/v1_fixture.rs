@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use workingset_agent::discovery::QosClass;
-use workingset_agent::sampler::{CpuCounter, Sampler, WorkloadKind};
 use workingset_cgroup::{Cgroups, Config};
+use workingset_sampling::discovery::QosClass;
+use workingset_sampling::sampler::{CpuCounter, Sampler, WorkloadKind};
 
 fn fixture() -> Cgroups {
     let dir = concat!(
@@ -81,8 +81,8 @@ fn the_node_is_the_root_cgroup() {
 mod with_runtime_metadata {
     use std::collections::BTreeMap;
 
-    use workingset_agent::runtime::{ContainerInfo, Inventory, PodInfo, PodRef, RuntimeKind};
-    use workingset_agent::sampler::Sampler;
+    use workingset_sampling::inventory::{ContainerInfo, Inventory, PodInfo, PodRef, RuntimeKind};
+    use workingset_sampling::sampler::Sampler;
 
     const BURSTABLE_UID: &str = "0a5c1b4e-7c3d-4d51-9c0e-3f1f5d0e2a11";
     const APP: &str = "4b2e9c8f1a7d3e6b5c0f9a8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c";

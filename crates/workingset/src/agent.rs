@@ -1,0 +1,53 @@
+//! `workingset agent`: wires the flags to the agent daemon.
+
+use anyhow::Context as _;
+use workingset_agent::http::{AgentConfig, DEFAULT_SHUTDOWN_GRACE, MachineFacts, TlsFiles};
+use workingset_cgroup::Cgroups;
+use workingset_sampling::sampler::Sampler;
+
+use crate::cli::AgentArgs;
+use crate::signals::Signals;
+
+/// `workingset agent`: serves until SIGTERM or SIGINT.
+pub async fn agent_main(args: AgentArgs) -> anyhow::Result<()> {
+    // Whatever else in the process uses rustls gets ring too (the agent's
+    // own TLS config names ring explicitly). Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Handlers first: a SIGTERM that arrives right after "Listening" must
+    // mean a clean stop, not the default action (death by signal).
+    let mut signals = Signals::install()?;
+
+    let cgroups = Cgroups::open(args.source.cgroup_config()).context(
+        "cannot find the cgroup filesystem; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)",
+    )?;
+    tracing::debug!(hierarchy = ?cgroups.hierarchy(), "Detected cgroups");
+    let tls = match (args.tls_cert_file, args.tls_private_key_file) {
+        (Some(cert_file), Some(key_file)) => Some(TlsFiles {
+            cert_file,
+            key_file,
+        }),
+        // clap requires both or neither.
+        _ => None,
+    };
+    let config = AgentConfig {
+        listen: args.listen,
+        housekeeping_interval: args.housekeeping_interval.0,
+        node_name: args.source.node_name(),
+        tls,
+        token_file: args.token_file,
+        shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        machine: MachineFacts::read(&args.source.proc, &args.source.sys),
+        runtime: args.source.runtime_config(),
+    };
+    let agent = workingset_agent::http::start(config, Sampler::new(&cgroups))
+        .await
+        // The message already carries its cause (and names the file); as a
+        // chain it would print the cause twice.
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+
+    let signal = signals.recv().await;
+    tracing::info!(signal, "Shutting down");
+    agent.shutdown().await;
+    tracing::info!("Stopped");
+    Ok(())
+}
