@@ -1,0 +1,170 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! One sampling result for local `top` and the agent, on this kernel's
+//! real cgroups (children of the test's own cgroup, removed afterwards).
+//!
+//! - Where cpuacct is not nested like memory (this machine: the test's
+//!   memory cgroup is deep, its cpuacct cgroup is the root), a cgroup has
+//!   no CPU counter of its own; local `top` and the agent must then both
+//!   use the per-process counter, and give the same rate.
+//! - A cgroup with processes of its own *and* a child cgroup is a workload
+//!   (cAdvisor's rule), beside its child.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use workingset_agent::serve::{Observation, resource, summary};
+use workingset_cgroup::{Cgroups, Config};
+use workingset_model::metrics::{CPU, usage};
+use workingset_sampling::metrics::machine_metrics;
+use workingset_sampling::sampler::{CpuCounter, PodSample, Sampler, Snapshot};
+use workingset_testkit::workload::{Work, Workload};
+use workingset_testkit::{OwnCgroupChild, real_kernel_tests};
+
+#[test]
+#[ignore = "workload entry point, run only by re-execution from the real-kernel tests"]
+fn workload_entry() {
+    workingset_testkit::workload::entry();
+}
+
+fn workload<'a>(snapshot: &'a Snapshot, cgroup: &str) -> &'a PodSample {
+    snapshot
+        .pods
+        .iter()
+        .find(|p| p.cgroup == cgroup)
+        .unwrap_or_else(|| {
+            let seen: Vec<&str> = snapshot.pods.iter().map(|p| p.cgroup.as_str()).collect();
+            panic!("{cgroup} is not a workload; workloads: {seen:?}")
+        })
+}
+
+fn sleeper() -> Child {
+    Command::new("sleep")
+        .arg("60")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn local_top_and_the_agent_agree_without_a_cpuacct_cgroup() {
+    if !real_kernel_tests("local_top_and_the_agent_agree_without_a_cpuacct_cgroup") {
+        return;
+    }
+    let child = OwnCgroupChild::create("cpu-fallback").unwrap();
+    let memory_path = child.path("memory").unwrap().to_owned();
+    let spinner = Workload::start_in(
+        &child,
+        "workload_entry",
+        &Work::Spin {
+            max: Duration::from_secs(30),
+        },
+    )
+    .unwrap();
+
+    let cgroups = Cgroups::open(Config::default()).unwrap();
+    let mut sampler = Sampler::new(&cgroups);
+    let earlier = sampler.sample().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let later = sampler.sample().unwrap();
+    spinner.finish().unwrap();
+
+    let sample = workload(&later, &memory_path);
+    let nested = cgroups
+        .dir(workingset_cgroup::Controller::Cpuacct, &memory_path)
+        .ok()
+        .flatten()
+        .is_some();
+    if !nested {
+        assert!(
+            matches!(sample.containers[0].cpu, CpuCounter::Processes(_)),
+            "{:?}",
+            sample.containers[0].cpu
+        );
+    }
+    let name = sample.key.name.clone();
+    let namespace = sample.key.namespace.clone();
+
+    // Local top: the rate machine_metrics gives.
+    let local = machine_metrics("node", &earlier, &later);
+    let pod = local
+        .pods
+        .iter()
+        .find(|p| p.metadata.name == name && p.metadata.namespace == namespace)
+        .unwrap_or_else(|| panic!("local top has no CPU for {namespace}/{name}"));
+    let local_cpu = pod.containers[0].usage[CPU].clone();
+    assert!(
+        local_cpu.to_string() != "0",
+        "a spinning process shows 0 CPU"
+    );
+
+    // The agent: the same figure in /stats/summary, and a counter in
+    // /metrics/resource that a server can rate.
+    let observation = Observation::first("node", Arc::new(earlier)).next(Arc::new(later));
+    let stats = summary::build(&observation, true);
+    let container = stats
+        .pods
+        .iter()
+        .find(|p| p.pod_ref.name == name && p.pod_ref.namespace == namespace)
+        .and_then(|p| p.containers.first())
+        .unwrap_or_else(|| panic!("the agent's summary has no {namespace}/{name}"));
+    let nanocores = container
+        .cpu
+        .as_ref()
+        .and_then(|cpu| cpu.usage_nano_cores)
+        .unwrap_or_else(|| panic!("the agent gives no CPU rate for {namespace}/{name}"));
+    assert_eq!(usage(nanocores, 0)[CPU], local_cpu);
+
+    let mut exposition = String::new();
+    resource::render(&observation, &mut exposition);
+    let line = format!(
+        "container_cpu_usage_seconds_total{{container=\"{name}\",namespace=\"{namespace}\",pod=\"{name}\"}}"
+    );
+    assert!(
+        exposition.lines().any(|l| l.starts_with(&line)),
+        "no {line} in\n{exposition}"
+    );
+}
+
+#[test]
+fn a_cgroup_with_processes_and_a_child_is_a_workload_too() {
+    if !real_kernel_tests("a_cgroup_with_processes_and_a_child_is_a_workload_too") {
+        return;
+    }
+    let parent = OwnCgroupChild::create("own-and-child").unwrap();
+    let parent_path = parent.path("memory").unwrap().to_owned();
+    let inner_dir = parent.dir("memory").unwrap().join("inner");
+    std::fs::create_dir(&inner_dir).unwrap();
+    let mut in_parent = sleeper();
+    let mut in_inner = sleeper();
+    parent.add_pid(in_parent.id()).unwrap();
+    std::fs::write(inner_dir.join("cgroup.procs"), in_inner.id().to_string()).unwrap();
+
+    let cgroups = Cgroups::open(Config::default()).unwrap();
+    let snapshot = Sampler::new(&cgroups).sample();
+
+    for process in [&mut in_parent, &mut in_inner] {
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+    // Empty now: the child goes first, then the parent (on drop).
+    let removed =
+        workingset_testkit::wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+            std::fs::remove_dir(&inner_dir).ok()
+        });
+    drop(parent);
+    assert!(removed.is_some(), "{} was not removed", inner_dir.display());
+
+    let snapshot = snapshot.unwrap();
+    let own = workload(&snapshot, &parent_path);
+    let inner = workload(&snapshot, &format!("{parent_path}/inner"));
+    assert_eq!(inner.key.namespace, own.key.name);
+    // Hierarchical, as cAdvisor reports every cgroup: the parent's memory
+    // includes its child's.
+    assert!(
+        own.containers[0].memory.usage >= inner.containers[0].memory.usage,
+        "{} < {}",
+        own.containers[0].memory.usage,
+        inner.containers[0].memory.usage
+    );
+}
