@@ -943,6 +943,29 @@ fn api_message(body: &[u8]) -> String {
 // ---------------------------------------------------------------------------
 // dockerd
 
+/// The messages of a progress stream (`POST /images/create`, `POST
+/// /build`): one JSON object a line, where errors arrive inside a 200
+/// answer.
+fn progress_stream(path: &str, data: &[u8]) -> Result<Vec<serde_json::Value>> {
+    let mut messages = Vec::new();
+    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_slice(line).map_err(|e| DockerError::Protocol {
+                call: format!("POST {path}"),
+                message: format!("not JSON: {e}"),
+            })?;
+        if let Some(error) = v.get("error").and_then(|e| e.as_str()) {
+            return Err(DockerError::Api {
+                call: format!("POST {path}"),
+                status: 200,
+                message: error.to_owned(),
+            });
+        }
+        messages.push(v);
+    }
+    Ok(messages)
+}
+
 /// A container to create with [`Dockerd::run`].
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSpec {
@@ -1113,21 +1136,8 @@ impl Dockerd {
         let rootfs = busybox_rootfs_tar()?;
         let path = format!("/images/create?fromSrc=-&repo={repo}&tag={version}");
         let data = self.api("POST", &path, Some(("application/x-tar", &rootfs)))?;
-        // A progress stream: errors arrive inside a 200 answer.
         let mut id = None;
-        for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let v: serde_json::Value =
-                serde_json::from_slice(line).map_err(|e| DockerError::Protocol {
-                    call: format!("POST {path}"),
-                    message: format!("not JSON: {e}"),
-                })?;
-            if let Some(error) = v.get("error").and_then(|e| e.as_str()) {
-                return Err(DockerError::Api {
-                    call: format!("POST {path}"),
-                    status: 200,
-                    message: error.to_owned(),
-                });
-            }
+        for v in progress_stream(&path, &data)? {
             if let Some(status) = v.get("status").and_then(|s| s.as_str()) {
                 id = Some(status.to_owned());
             }
@@ -1147,26 +1157,10 @@ impl Dockerd {
         check_name(version, "image tag")?;
         let path = format!("/build?t={repo}:{version}&rm=1&forcerm=1");
         let data = self.api("POST", &path, Some(("application/x-tar", context_tar)))?;
-        // A progress stream: errors arrive inside a 200 answer.
-        let mut output = String::new();
-        for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let v: serde_json::Value =
-                serde_json::from_slice(line).map_err(|e| DockerError::Protocol {
-                    call: format!("POST {path}"),
-                    message: format!("not JSON: {e}"),
-                })?;
-            if let Some(error) = v.get("error").and_then(|e| e.as_str()) {
-                return Err(DockerError::Api {
-                    call: format!("POST {path}"),
-                    status: 200,
-                    message: format!("{error}\n{output}"),
-                });
-            }
-            if let Some(text) = v.get("stream").and_then(|s| s.as_str()) {
-                output.push_str(text);
-            }
-        }
-        Ok(output)
+        Ok(progress_stream(&path, &data)?
+            .iter()
+            .filter_map(|v| v.get("stream").and_then(|s| s.as_str()))
+            .collect())
     }
 
     /// Waits (at most the API timeout) for a container to exit; its exit
