@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use std::path::PathBuf;
+use std::path::Path;
 
 pub use workingset_explain::ExplainError;
 use workingset_explain::inputs::{Hierarchy, Mode, NodeInputs, PodInputs, SourceInputs};
@@ -26,11 +26,7 @@ pub struct ExplainSource<'a> {
     /// kubectl's connection flags.
     pub kube: &'a KubeArgs,
     /// `--token-file`, sent as a bearer token to `--agent`.
-    pub token_file: Option<&'a PathBuf>,
-}
-
-fn failed(message: impl Into<String>) -> ExplainError {
-    ExplainError::failed(message)
+    pub token_file: Option<&'a Path>,
 }
 
 /// How long one request may take, connection and body included.
@@ -49,7 +45,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExplainError> {
         .enable_all()
         .build()
         .map_err(|e| {
-            failed(format!(
+            ExplainError::failed(format!(
                 "cannot start the async runtime for the HTTP client: {e}"
             ))
         })
@@ -65,10 +61,10 @@ fn fetch_agent(args: ExplainSource<'_>, url: &str) -> Result<Bodies, ExplainErro
             .filter(|f| !f.is_empty())
             .map(Into::into),
         insecure_tls: args.kube.insecure_skip_tls_verify,
-        token_file: args.token_file.cloned(),
+        token_file: args.token_file.map(Path::to_path_buf),
         max_body_bytes: MAX_BODY,
     })
-    .map_err(|e| failed(e.to_string()))?;
+    .map_err(|e| ExplainError::failed(e.to_string()))?;
     let runtime = runtime()?;
     runtime.block_on(async {
         let cadvisor_url = format!("{base}/metrics/cadvisor");
@@ -77,10 +73,13 @@ fn fetch_agent(args: ExplainSource<'_>, url: &str) -> Result<Bodies, ExplainErro
             client.get(&cadvisor_url, REQUEST_TIMEOUT),
             client.get(&summary_url, REQUEST_TIMEOUT)
         );
-        let cadvisor = cadvisor.map_err(|e| failed(format!("GET {cadvisor_url}: {e}")))?;
-        let summary = summary.map_err(|e| failed(format!("GET {summary_url}: {e}")))?;
-        let cadvisor = String::from_utf8(cadvisor)
-            .map_err(|_| failed(format!("GET {cadvisor_url}: the body is not UTF-8 text")))?;
+        let cadvisor =
+            cadvisor.map_err(|e| ExplainError::failed(format!("GET {cadvisor_url}: {e}")))?;
+        let summary =
+            summary.map_err(|e| ExplainError::failed(format!("GET {summary_url}: {e}")))?;
+        let cadvisor = String::from_utf8(cadvisor).map_err(|_| {
+            ExplainError::failed(format!("GET {cadvisor_url}: the body is not UTF-8 text"))
+        })?;
         Ok(Bodies { cadvisor, summary })
     })
 }
@@ -149,7 +148,7 @@ fn connect(args: ExplainSource<'_>) -> Result<RemoteSource, ExplainError> {
             use_protocol_buffers: false,
         },
     )
-    .map_err(|e| failed(e.to_string().trim_start_matches("error: ")))?;
+    .map_err(|e| ExplainError::failed(e.to_string().trim_start_matches("error: ")))?;
     Ok(api)
 }
 
@@ -159,13 +158,13 @@ fn get_json(
     params: &[(&str, &str)],
 ) -> Result<serde_json::Value, ExplainError> {
     let body = api.get_raw(path, params, JSON).map_err(|e| {
-        failed(format!(
+        ExplainError::failed(format!(
             "GET {path}: {}",
             e.to_string().trim_start_matches("error: ")
         ))
     })?;
     serde_json::from_slice(&body)
-        .map_err(|e| failed(format!("GET {path}: the answer is not JSON: {e}")))
+        .map_err(|e| ExplainError::failed(format!("GET {path}: the answer is not JSON: {e}")))
 }
 
 /// The two endpoints of `node` through the API server's node proxy.
@@ -173,7 +172,7 @@ fn fetch_proxied(api: &mut RemoteSource, node: &str) -> Result<Bodies, ExplainEr
     let base = format!("/api/v1/nodes/{}/proxy", proxy::path_segment(node));
     let get = |api: &mut RemoteSource, path: String, accept: &str| {
         api.get_raw(&path, &[], accept).map_err(|e| {
-            failed(format!(
+            ExplainError::failed(format!(
                 "GET {path}: {}",
                 e.to_string().trim_start_matches("error: ")
             ))
@@ -182,7 +181,7 @@ fn fetch_proxied(api: &mut RemoteSource, node: &str) -> Result<Bodies, ExplainEr
     let cadvisor = get(api, format!("{base}/metrics/cadvisor"), TEXT)?;
     let summary = get(api, format!("{base}/stats/summary"), JSON)?;
     let cadvisor = String::from_utf8(cadvisor).map_err(|_| {
-        failed(format!(
+        ExplainError::failed(format!(
             "GET {base}/metrics/cadvisor: the body is not UTF-8 text"
         ))
     })?;
@@ -234,7 +233,7 @@ pub fn api_node(args: ExplainSource<'_>, name: Option<&str>) -> Result<NodeInput
         }
         (None, [only]) => only.clone(),
         (None, _) => {
-            return Err(failed(format!(
+            return Err(ExplainError::failed(format!(
                 "the cluster has {} nodes ({}): name one, `workingset explain node NAME`",
                 nodes.len(),
                 nodes.join(", ")
@@ -273,7 +272,7 @@ pub fn api_pod(args: ExplainSource<'_>, query: &PodQuery) -> Result<PodInputs, E
                 .map(|(namespace, name)| lookup::Candidate { namespace, name })
                 .collect();
             lookup::find_pod(&candidates, &query.name, query.namespace.as_deref())?;
-            return Err(failed(format!(
+            return Err(ExplainError::failed(format!(
                 "pod {} not found",
                 workingset_model::selector::GoQuoted(&query.name)
             )));
@@ -296,7 +295,7 @@ pub fn api_pod(args: ExplainSource<'_>, query: &PodQuery) -> Result<PodInputs, E
         .unwrap_or_default()
         .to_owned();
     let Some(node) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) else {
-        return Err(failed(format!(
+        return Err(ExplainError::failed(format!(
             "pod {namespace}/{} is not scheduled to a node yet: there are no figures to explain",
             query.name
         )));

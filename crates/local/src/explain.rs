@@ -19,7 +19,7 @@ use workingset_sampling::inventory::Inventory;
 use workingset_sampling::procs;
 use workingset_sampling::sampler::{self, CpuCounter, PodSample, Sampler, Snapshot, WorkloadKind};
 
-use crate::{LocalMachine, open_cgroups};
+use crate::{LocalMachine, open_cgroups, sample_pass};
 
 /// The machine, opened once.
 struct Machine {
@@ -32,7 +32,7 @@ struct Machine {
 
 impl Machine {
     fn open(machine: &LocalMachine) -> Result<Machine, ExplainError> {
-        let cgroups = open_cgroups(machine).map_err(|e| ExplainError::failed(e.to_string()))?;
+        let cgroups = open_cgroups(&machine.cgroups)?;
         let inventory = machine.names.inventory();
         Ok(Machine {
             reader: cgroups.reader(),
@@ -43,10 +43,8 @@ impl Machine {
         })
     }
 
-    fn sample(&mut self, which: &str) -> Result<Snapshot, ExplainError> {
-        self.sampler
-            .sample_with(&self.inventory)
-            .map_err(|e| ExplainError::failed(format!("{which} sample failed: {e}")))
+    fn sample(&mut self, which: &'static str) -> Result<Snapshot, ExplainError> {
+        Ok(sample_pass(&mut self.sampler, &self.inventory, which)?)
     }
 
     fn hierarchy(&self) -> Hierarchy {

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use workingset_cgroup::Cgroups;
-use workingset_sampling::inventory::RuntimeNames;
-use workingset_sampling::sampler::SampleError;
+use workingset_explain::ExplainError;
+use workingset_sampling::inventory::{Inventory, RuntimeNames};
+use workingset_sampling::sampler::{SampleError, Sampler, Snapshot};
 
 pub use top::LocalSource;
 
@@ -35,26 +36,44 @@ pub struct LocalMachine {
     pub names: Arc<dyn RuntimeNames>,
 }
 
-/// Why the local machine could not be sampled.
+/// Why this machine could not be read. The message carries its cause
+/// (no `source`), so an error chain prints it once.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     /// No cgroup filesystem where the configuration says.
     #[error(
         "cannot find the cgroup filesystem: {0}; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)"
     )]
-    Cgroups(#[source] workingset_cgroup::Error),
+    Cgroups(workingset_cgroup::Error),
     /// A sampling pass failed as a whole.
-    #[error("{which} sample failed: {source}")]
+    #[error("{which} sample failed: {error}")]
     Sample {
         /// `first` or `second`.
         which: &'static str,
         /// Why.
-        #[source]
-        source: SampleError,
+        error: SampleError,
     },
 }
 
-/// Opens the cgroup filesystem `machine` names.
-fn open_cgroups(machine: &LocalMachine) -> Result<Cgroups, LocalError> {
-    Cgroups::open(machine.cgroups.clone()).map_err(LocalError::Cgroups)
+impl From<LocalError> for ExplainError {
+    fn from(error: LocalError) -> Self {
+        ExplainError::failed(error.to_string())
+    }
+}
+
+/// Opens the cgroup filesystem `config` names (what `agent` and `serve`
+/// read too).
+pub fn open_cgroups(config: &workingset_cgroup::Config) -> Result<Cgroups, LocalError> {
+    Cgroups::open(config.clone()).map_err(LocalError::Cgroups)
+}
+
+/// One sampling pass; `which` (`first`, `second`) names it in the error.
+fn sample_pass(
+    sampler: &mut Sampler,
+    inventory: &Inventory,
+    which: &'static str,
+) -> Result<Snapshot, LocalError> {
+    sampler
+        .sample_with(inventory)
+        .map_err(|error| LocalError::Sample { which, error })
 }

@@ -15,28 +15,18 @@ use workingset_sampling::metrics::{MachineMetrics, machine_metrics};
 use workingset_sampling::sampler::Sampler;
 use workingset_top::{MetricsSource, Query, SourceError, Status};
 
-use crate::{LocalError, LocalMachine, open_cgroups};
+use crate::{LocalError, LocalMachine, open_cgroups, sample_pass};
 
 /// Samples this machine twice, `window` apart, with names from the
 /// container runtimes when they answer.
 pub fn sample(machine: &LocalMachine) -> Result<MachineMetrics, LocalError> {
-    let cgroups = open_cgroups(machine)?;
+    let cgroups = open_cgroups(&machine.cgroups)?;
     tracing::debug!(hierarchy = ?cgroups.hierarchy(), "Detected cgroups");
     let inventory = machine.names.inventory();
     let mut sampler = Sampler::new(&cgroups);
-    let earlier = sampler
-        .sample_with(&inventory)
-        .map_err(|source| LocalError::Sample {
-            which: "first",
-            source,
-        })?;
+    let earlier = sample_pass(&mut sampler, &inventory, "first")?;
     thread::sleep(machine.window);
-    let later = sampler
-        .sample_with(&inventory)
-        .map_err(|source| LocalError::Sample {
-            which: "second",
-            source,
-        })?;
+    let later = sample_pass(&mut sampler, &inventory, "second")?;
     Ok(machine_metrics(&machine.node_name, &earlier, &later))
 }
 

@@ -34,6 +34,21 @@ pub fn nanocores(earlier: CpuPoint, later: CpuPoint) -> Option<u64> {
     u64::try_from(rate).ok()
 }
 
+/// The CPU rate of a counter that read `earlier_ns`, then `later_ns`
+/// `window` later: [`nanocores`] for two readings of one pass-to-pass pair.
+pub fn nanocores_over(earlier_ns: u64, later_ns: u64, window: Duration) -> Option<u64> {
+    nanocores(
+        CpuPoint {
+            usage_ns: earlier_ns,
+            at: Duration::ZERO,
+        },
+        CpuPoint {
+            usage_ns: later_ns,
+            at: window,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

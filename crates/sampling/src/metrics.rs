@@ -18,10 +18,10 @@ use workingset_model::metrics::{
     CPU, ContainerMetrics, MEMORY, Node, NodeMetrics, NodeStatus, ObjectMeta, PodMetrics,
     ResourceList, Time,
 };
-use workingset_model::rate::{self, CpuPoint};
+use workingset_model::rate;
 use workingset_quantity::{Format, Quantity};
 
-use crate::sampler::{self, ContainerSample, CpuCounter, PodSample, Snapshot};
+use crate::sampler::{self, ContainerSample, PodSample, Snapshot};
 
 /// Everything `top` needs about one machine, computed from two snapshots.
 #[derive(Debug, Clone)]
@@ -42,18 +42,19 @@ pub fn machine_metrics(node_name: &str, earlier: &Snapshot, later: &Snapshot) ->
     let window = sampler::window(earlier, later);
     let timestamp = later.time;
     let node_object = node_object(node_name, &later.node);
-    let node = node_rate(earlier, later, window).map(|nanocores| NodeMetrics {
-        kind: None,
-        api_version: None,
-        metadata: ObjectMeta {
-            name: node_name.to_owned(),
-            labels: node_object.metadata.labels.clone(),
-            ..ObjectMeta::default()
-        },
-        timestamp,
-        window: GoDuration(window),
-        usage: workingset_model::metrics::usage(nanocores, later.node.memory.working_set),
-    });
+    let node = rate::nanocores_over(earlier.node.cpu.usage_ns, later.node.cpu.usage_ns, window)
+        .map(|nanocores| NodeMetrics {
+            kind: None,
+            api_version: None,
+            metadata: ObjectMeta {
+                name: node_name.to_owned(),
+                labels: node_object.metadata.labels.clone(),
+                ..ObjectMeta::default()
+            },
+            timestamp,
+            window: GoDuration(window),
+            usage: workingset_model::metrics::usage(nanocores, later.node.memory.working_set),
+        });
 
     let earlier_by_cgroup: HashMap<&str, &ContainerSample> = earlier
         .pods
@@ -73,19 +74,6 @@ pub fn machine_metrics(node_name: &str, earlier: &Snapshot, later: &Snapshot) ->
         pods,
         pod_objects,
     }
-}
-
-fn node_rate(earlier: &Snapshot, later: &Snapshot, window: Duration) -> Option<u64> {
-    rate::nanocores(
-        CpuPoint {
-            usage_ns: earlier.node.cpu.usage_ns,
-            at: Duration::ZERO,
-        },
-        CpuPoint {
-            usage_ns: later.node.cpu.usage_ns,
-            at: window,
-        },
-    )
 }
 
 /// The `Node` a kubelet would register for this machine. Allocatable equals
@@ -127,7 +115,7 @@ fn pod_metrics(
         .iter()
         .filter_map(|container| {
             let before = earlier.get(container.cgroup.as_str())?;
-            let nanocores = container_rate(&before.cpu, &container.cpu, window)?;
+            let nanocores = container.cpu.nanocores_since(&before.cpu, window)?;
             Some(ContainerMetrics::new(
                 container.name.clone(),
                 nanocores,
@@ -153,36 +141,9 @@ fn pod_metrics(
     })
 }
 
-fn container_rate(before: &CpuCounter, after: &CpuCounter, window: Duration) -> Option<u64> {
-    let (used_before, used_after) = match (before, after) {
-        (CpuCounter::Cgroup(_), CpuCounter::Cgroup(_))
-        | (CpuCounter::Processes(_), CpuCounter::Processes(_)) => {
-            (before.usage_ns(), after.usage_ns())
-        }
-        // The cgroup changed how it is accounted: not the same counter.
-        _ => return None,
-    };
-    rate::nanocores(
-        CpuPoint {
-            usage_ns: used_before,
-            at: Duration::ZERO,
-        },
-        CpuPoint {
-            usage_ns: used_after,
-            at: window,
-        },
-    )
-}
-
 fn pod_object(pod: &PodSample) -> workingset_model::metrics::Pod {
     workingset_model::metrics::Pod {
-        metadata: ObjectMeta {
-            name: pod.key.name.clone(),
-            namespace: pod.key.namespace.clone(),
-            uid: pod.uid.clone().unwrap_or_default(),
-            creation_timestamp: pod.created,
-            labels: pod.labels.clone(),
-        },
+        metadata: pod.object_meta(),
         ..Default::default()
     }
 }

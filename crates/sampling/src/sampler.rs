@@ -14,7 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 use workingset_cgroup::{
     Cgroups, Controller, CpuStats, Error as CgroupError, MemoryStats, NodeStats, Reader,
 };
-use workingset_model::metrics::Time;
+use workingset_model::metrics::{ObjectMeta, Time};
+use workingset_model::rate;
 
 use crate::discovery::{self, CgroupKind, QosClass, Runtime};
 use crate::inventory::{Inventory, RuntimeKind};
@@ -57,6 +58,16 @@ impl CpuCounter {
             Self::Processes(processes) => processes.usage_ns,
         }
     }
+
+    /// The rate in nanocores since `before`, read `window` earlier; `None`
+    /// when the cgroup changed how its CPU is accounted in between (not the
+    /// same counter) or the counter went down.
+    pub fn nanocores_since(&self, before: &CpuCounter, window: Duration) -> Option<u64> {
+        if std::mem::discriminant(self) != std::mem::discriminant(before) {
+            return None;
+        }
+        rate::nanocores_over(before.usage_ns(), self.usage_ns(), window)
+    }
 }
 
 /// A cumulative CPU counter for a cgroup without CPU accounting, kept by
@@ -67,12 +78,20 @@ impl CpuCounter {
 /// or went during the window is not counted for it, as in
 /// [`procs::cpu_ns_between`]). It never goes down, so a server rates it
 /// like any cgroup counter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProcessCpu {
-    /// utime + stime ticks per pid, now.
-    pub ticks: BTreeMap<u32, u64>,
     /// The counter, nanoseconds.
     pub usage_ns: u64,
+}
+
+/// What the sampler keeps of a [`ProcessCpu`] for the next pass: the
+/// counter and the per-pid ticks it was last advanced to.
+#[derive(Debug)]
+struct ProcessTicks {
+    /// utime + stime ticks per pid.
+    ticks: BTreeMap<u32, u64>,
+    /// The counter, nanoseconds.
+    usage_ns: u64,
 }
 
 /// How a workload is named (see `docs/naming.md`).
@@ -165,6 +184,20 @@ pub struct PodSample {
     pub pod_cgroup: Option<CgroupSample>,
 }
 
+impl PodSample {
+    /// The workload as an API object's metadata: name, namespace, UID,
+    /// creation time and labels.
+    pub fn object_meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            name: self.key.name.clone(),
+            namespace: self.key.namespace.clone(),
+            uid: self.uid.clone().unwrap_or_default(),
+            creation_timestamp: self.created,
+            labels: self.labels.clone(),
+        }
+    }
+}
+
 /// The node and every workload at one instant.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -187,9 +220,9 @@ pub struct Sampler {
     proc_root: PathBuf,
     cgroup_root: String,
     /// The per-process counters of the previous pass, by cgroup path.
-    process_cpu: HashMap<String, ProcessCpu>,
+    process_cpu: HashMap<String, ProcessTicks>,
     /// The ones of the pass running now.
-    process_cpu_now: HashMap<String, ProcessCpu>,
+    process_cpu_now: HashMap<String, ProcessTicks>,
 }
 
 impl Sampler {
@@ -278,7 +311,9 @@ impl Sampler {
         if let Some(now) = self.process_cpu_now.get(cgroup) {
             // Read twice in one pass (a system container that is also a
             // workload): one reading, so both agree.
-            return now.clone();
+            return ProcessCpu {
+                usage_ns: now.usage_ns,
+            };
         }
         let ticks = procs::cpu_ticks(&self.proc_root, &self.procs_text(cgroup));
         let usage_ns = match self.process_cpu.get(cgroup) {
@@ -287,10 +322,9 @@ impl Sampler {
                 .saturating_add(procs::cpu_ns_between(&before.ticks, &ticks)),
             None => procs::cpu_ns_total(&ticks),
         };
-        let counter = ProcessCpu { ticks, usage_ns };
         self.process_cpu_now
-            .insert(cgroup.to_owned(), counter.clone());
-        counter
+            .insert(cgroup.to_owned(), ProcessTicks { ticks, usage_ns });
+        ProcessCpu { usage_ns }
     }
 
     /// The text of the cgroup's `cgroup.procs` (empty if unreadable).

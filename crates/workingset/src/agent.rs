@@ -1,8 +1,6 @@
 //! `workingset agent`: wires the flags to the agent daemon.
 
-use anyhow::Context as _;
 use workingset_agent::http::{AgentConfig, DEFAULT_SHUTDOWN_GRACE, MachineFacts, TlsFiles};
-use workingset_cgroup::Cgroups;
 use workingset_sampling::sampler::Sampler;
 
 use crate::cli::AgentArgs;
@@ -17,9 +15,7 @@ pub async fn agent_main(args: AgentArgs) -> anyhow::Result<()> {
     // mean a clean stop, not the default action (death by signal).
     let mut signals = Signals::install()?;
 
-    let cgroups = Cgroups::open(args.source.cgroup_config()).context(
-        "cannot find the cgroup filesystem; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)",
-    )?;
+    let cgroups = workingset_local::open_cgroups(&args.source.cgroup_config())?;
     tracing::debug!(hierarchy = ?cgroups.hierarchy(), "Detected cgroups");
     let tls = match (args.tls_cert_file, args.tls_private_key_file) {
         (Some(cert_file), Some(key_file)) => Some(TlsFiles {

@@ -49,7 +49,7 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, ExplainError> {
     let via_api = remote_wanted(&args.kube, &Environment::current());
     let source = ExplainSource {
         kube: &args.kube,
-        token_file: args.token_file.as_ref(),
+        token_file: args.token_file.as_deref(),
     };
     match (&args.target, &args.agent, via_api) {
         (ExplainTarget::Node(node), Some(url), _) => {

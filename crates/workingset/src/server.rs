@@ -11,10 +11,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use tokio::time::Instant;
 use workingset_agent::http::{AgentConfig, DEFAULT_SHUTDOWN_GRACE, MachineFacts};
-use workingset_cgroup::Cgroups;
 use workingset_kubeclient::kubelet::{ClientOptions, ScrapeClient};
 use workingset_sampling::sampler::Sampler;
 use workingset_server::run::{ServerConfig, StartError, TlsFiles};
@@ -59,9 +58,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut signals = Signals::install()?;
     // Every flag and file is checked before anything starts.
     let extra_nodes = configured_nodes(&args.scrape)?;
-    let cgroups = Cgroups::open(args.source.cgroup_config()).context(
-        "cannot find the cgroup filesystem; check --cgroupfs and --proc (run on Linux with /sys/fs/cgroup mounted)",
-    )?;
+    let cgroups = workingset_local::open_cgroups(&args.source.cgroup_config())?;
     let node_name = args.source.node_name();
     // The name is checked before the agent starts (its URL is not known yet).
     local_node(&node_name, "http://127.0.0.1")?;

@@ -60,7 +60,7 @@ use std::time::Duration;
 
 use workingset_cgroup::{CpuStats, MemoryStats};
 use workingset_model::metrics::Time;
-use workingset_model::rate::{self, CpuPoint};
+use workingset_model::rate;
 
 use workingset_sampling::sampler::{self, CpuCounter, PodKey, PodSample, Snapshot, WorkloadKind};
 
@@ -169,32 +169,12 @@ impl<'a> Rates<'a> {
 
     /// The node's rate in nanocores.
     pub(crate) fn node(&self, later: &CpuStats) -> Option<u64> {
-        self.cgroup_rate(self.node?.usage_ns, later.usage_ns)
+        rate::nanocores_over(self.node?.usage_ns, later.usage_ns, self.window)
     }
 
     /// The rate of `cgroup`, whose counter now reads `later`.
     pub(crate) fn of(&self, cgroup: &str, later: &CpuCounter) -> Option<u64> {
-        match (*self.by_cgroup.get(cgroup)?, later) {
-            (before @ CpuCounter::Cgroup(_), CpuCounter::Cgroup(_))
-            | (before @ CpuCounter::Processes(_), CpuCounter::Processes(_)) => {
-                self.cgroup_rate(before.usage_ns(), later.usage_ns())
-            }
-            // The cgroup changed how it is accounted: not the same counter.
-            _ => None,
-        }
-    }
-
-    fn cgroup_rate(&self, before_ns: u64, after_ns: u64) -> Option<u64> {
-        rate::nanocores(
-            CpuPoint {
-                usage_ns: before_ns,
-                at: Duration::ZERO,
-            },
-            CpuPoint {
-                usage_ns: after_ns,
-                at: self.window,
-            },
-        )
+        later.nanocores_since(self.by_cgroup.get(cgroup)?, self.window)
     }
 }
 

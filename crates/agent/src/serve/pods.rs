@@ -85,13 +85,7 @@ fn pod_object(pod: &PodSample, node_name: &str) -> PodObject {
         .collect();
     containers.sort_by(|a, b| a.name.cmp(&b.name));
     PodObject {
-        metadata: ObjectMeta {
-            name: pod.key.name.clone(),
-            namespace: pod.key.namespace.clone(),
-            uid: pod.uid.clone().unwrap_or_default(),
-            creation_timestamp: pod.created,
-            labels: pod.labels.clone(),
-        },
+        metadata: pod.object_meta(),
         spec: PodSpec {
             containers,
             node_name: node_name.to_owned(),

@@ -7,13 +7,14 @@
 //! `FROM scratch`, exactly as `scripts/image` stages it, and run twice:
 //! `top node --local` prints kubectl's table, `agent` answers `/healthz`.
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use workingset_testkit::docker::{self, ContainerSpec, Dockerd};
+
+use super::agent::get;
 
 const TAG: &str = "workingset-release:test";
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -99,19 +100,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `GET /healthz` on loopback: the status line and body, or `None` while
-/// nothing listens.
-fn healthz(port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    Some(answer)
-}
-
 #[test]
 fn the_scratch_image_runs_top_and_the_agent() {
     let test = "the_scratch_image_runs_top_and_the_agent";
@@ -176,17 +164,20 @@ fn the_scratch_image_runs_top_and_the_agent() {
             ..ContainerSpec::default()
         })
         .unwrap();
-    let answer =
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listening =
         workingset_testkit::wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
-            healthz(port).filter(|a| a.starts_with("HTTP/1.1 200"))
+            TcpStream::connect(addr).ok()
         });
+    let health = listening.map(|_| get(addr, "/healthz"));
     let logs = dockerd.logs(&agent).unwrap();
     dockerd.remove_container(&agent).unwrap();
-    let answer = answer.unwrap_or_else(|| {
+    let (status, body) = health.unwrap_or_else(|| {
         panic!(
-            "the agent in the image never answered /healthz on {listen}\nstderr: {}",
+            "the agent in the image never listened on {listen}\nstderr: {}",
             String::from_utf8_lossy(&logs.1)
         )
     });
-    assert!(answer.trim_end().ends_with("ok"), "{answer}");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.trim_end().ends_with("ok"), "{body}");
 }
