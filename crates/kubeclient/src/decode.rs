@@ -199,7 +199,7 @@ pub fn unstructured_error(answer: &Answer, resource: Option<Resource<'_>>) -> St
         code,
         reason: reason.to_owned(),
         message,
-        details: Some(StatusDetails {
+        details: Some(Box::new(StatusDetails {
             name: name.to_owned(),
             group: group.to_owned(),
             kind: kind.to_owned(),
@@ -207,7 +207,7 @@ pub fn unstructured_error(answer: &Answer, resource: Option<Resource<'_>>) -> St
                 field: String::new(),
                 message: server_message,
             }],
-        }),
+        })),
     }
 }
 
@@ -333,18 +333,20 @@ fn json_status(body: &[u8]) -> Option<(String, Status)> {
             code: u16::try_from(status.code).unwrap_or(0),
             reason: status.reason,
             message: status.message,
-            details: status.details.map(|d| StatusDetails {
-                name: d.name,
-                group: d.group,
-                kind: d.kind,
-                causes: d
-                    .causes
-                    .into_iter()
-                    .map(|c| StatusCause {
-                        field: c.field,
-                        message: c.message,
-                    })
-                    .collect(),
+            details: status.details.map(|d| {
+                Box::new(StatusDetails {
+                    name: d.name,
+                    group: d.group,
+                    kind: d.kind,
+                    causes: d
+                        .causes
+                        .into_iter()
+                        .map(|c| StatusCause {
+                            field: c.field,
+                            message: c.message,
+                        })
+                        .collect(),
+                })
             }),
         },
     ))

@@ -274,7 +274,7 @@ impl Envelope {
                 code: u16::try_from(status.code).unwrap_or(0),
                 reason: status.reason,
                 message: status.message,
-                details,
+                details: details.map(Box::new),
             },
         ))
     }
@@ -448,7 +448,7 @@ mod tests {
         assert_eq!(state, "Failure");
         assert_eq!(status.code, 404);
         assert_eq!(
-            status.to_string(),
+            workingset_top::KubectlStatus(&status).to_string(),
             "Error from server (NotFound): nodes \"x\" not found"
         );
         let details = status.details.unwrap();

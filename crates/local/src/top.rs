@@ -9,11 +9,11 @@
 
 use std::thread;
 
-use workingset_model::metrics::{Node, NodeMetrics, ObjectMeta, Pod, PodMetrics};
-use workingset_model::selector::{FieldSelector, LabelSelector, METRICS_API_FIELDS};
+use workingset_model::metrics::{METRICS_API_VERSION, Node, NodeMetrics, Pod, PodMetrics};
+use workingset_model::select::{self, ListOptions};
 use workingset_sampling::metrics::{MachineMetrics, machine_metrics};
 use workingset_sampling::sampler::Sampler;
-use workingset_top::{MetricsSource, Query, SourceError, Status};
+use workingset_top::{MetricsSource, Query, SourceError};
 
 use crate::{LocalError, LocalMachine, open_cgroups, sample_pass};
 
@@ -61,68 +61,37 @@ impl LocalSource {
     }
 }
 
-const METRICS_GROUP: &str = "metrics.k8s.io";
-
-fn bad_request(message: String) -> SourceError {
-    Status {
-        code: 400,
-        reason: "BadRequest".to_owned(),
-        message,
-        details: None,
+fn list_options<'q>(label_selector: &'q str, field_selector: &'q str) -> ListOptions<'q> {
+    ListOptions {
+        label_selector,
+        field_selector,
     }
-    .into()
 }
 
-/// The label and field selectors of a list request, parsed as a server does
-/// (a bad one is a 400, as the API server answers).
-fn selectors(
-    label_selector: &str,
-    field_selector: &str,
-    allowed_fields: &[&str],
-) -> Result<(LabelSelector, FieldSelector), SourceError> {
-    let labels = LabelSelector::parse(label_selector).map_err(|e| bad_request(e.to_string()))?;
-    let fields = FieldSelector::parse(field_selector).map_err(|e| bad_request(e.to_string()))?;
-    fields
-        .check_fields(allowed_fields)
-        .map_err(|e| bad_request(e.to_string()))?;
-    Ok((labels, fields))
-}
-
-fn meta_matches(meta: &ObjectMeta, labels: &LabelSelector, fields: &FieldSelector) -> bool {
-    labels.matches(&meta.labels)
-        && fields.matches_with(|field| match field {
-            "metadata.name" => Some(meta.name.as_str()),
-            "metadata.namespace" => Some(meta.namespace.as_str()),
-            _ => None,
-        })
-}
-
+/// The requests as metrics-server (and, for `nodes` and `pods`, the API
+/// server) answers them: the same selection and not-found rules as our
+/// server's (`workingset_model::select`), over this machine's catalog.
 impl MetricsSource for LocalSource {
     fn metrics_api_available(&mut self) -> Result<bool, SourceError> {
         Ok(true)
     }
 
     fn node_metrics(&mut self, query: Query<'_>) -> Result<Vec<NodeMetrics>, SourceError> {
-        let node = self.metrics()?.node.iter();
+        let metrics = self.metrics()?;
         match query {
-            Query::Get(name) => node
-                .filter(|n| n.metadata.name == name)
-                .cloned()
-                .map(|mut n| {
-                    n.kind = Some("NodeMetrics".to_owned());
-                    n.api_version = Some(workingset_model::metrics::METRICS_API_VERSION.to_owned());
-                    vec![n]
-                })
-                .next()
-                .ok_or_else(|| Status::not_found(METRICS_GROUP, "nodemetrics", name).into()),
+            Query::Get(name) => {
+                let mut node = select::get_node_metrics(metrics, name)?.clone();
+                node.kind = Some("NodeMetrics".to_owned());
+                node.api_version = Some(METRICS_API_VERSION.to_owned());
+                Ok(vec![node])
+            }
             Query::List {
                 label_selector,
                 field_selector,
             } => {
-                let (labels, fields) =
-                    selectors(label_selector, field_selector, &["metadata.name"])?;
-                Ok(node
-                    .filter(|n| meta_matches(&n.metadata, &labels, &fields))
+                let options = list_options(label_selector, field_selector);
+                Ok(select::list_node_metrics(metrics, &options)?
+                    .into_iter()
                     .cloned()
                     .collect())
             }
@@ -130,19 +99,17 @@ impl MetricsSource for LocalSource {
     }
 
     fn nodes(&mut self, query: Query<'_>) -> Result<Vec<Node>, SourceError> {
-        let node = &self.metrics()?.node_object;
+        let metrics = self.metrics()?;
         match query {
-            Query::Get(name) if node.metadata.name == name => Ok(vec![node.clone()]),
-            Query::Get(name) => Err(Status::not_found("", "nodes", name).into()),
+            Query::Get(name) => Ok(vec![select::get_node(metrics, name)?.clone()]),
             Query::List {
                 label_selector,
                 field_selector,
             } => {
-                let (labels, fields) =
-                    selectors(label_selector, field_selector, &["metadata.name"])?;
-                Ok(meta_matches(&node.metadata, &labels, &fields)
-                    .then(|| node.clone())
+                let options = list_options(label_selector, field_selector);
+                Ok(select::list_nodes(metrics, &options)?
                     .into_iter()
+                    .cloned()
                     .collect())
             }
         }
@@ -153,73 +120,120 @@ impl MetricsSource for LocalSource {
         namespace: Option<&str>,
         query: Query<'_>,
     ) -> Result<Vec<PodMetrics>, SourceError> {
-        let in_namespace =
-            |pod: &&PodMetrics| namespace.is_none_or(|ns| pod.metadata.namespace == ns);
-        let metrics = self.metrics()?;
-        let mut pods: Vec<PodMetrics> = match query {
-            Query::Get(name) => {
-                let found = metrics
-                    .pods
-                    .iter()
-                    .filter(in_namespace)
-                    .find(|pod| pod.metadata.name == name)
-                    .cloned();
-                let Some(mut pod) = found else {
-                    let full_name = format!("{}/{name}", namespace.unwrap_or_default());
-                    return Err(Status::not_found(METRICS_GROUP, "podmetrics", &full_name).into());
-                };
-                pod.kind = Some("PodMetrics".to_owned());
-                pod.api_version = Some(workingset_model::metrics::METRICS_API_VERSION.to_owned());
-                return Ok(vec![pod]);
-            }
-            Query::List {
-                label_selector,
-                field_selector,
-            } => {
-                let (labels, fields) =
-                    selectors(label_selector, field_selector, &METRICS_API_FIELDS)?;
-                metrics
-                    .pods
-                    .iter()
-                    .filter(in_namespace)
-                    .filter(|pod| meta_matches(&pod.metadata, &labels, &fields))
-                    .cloned()
-                    .collect()
-            }
-        };
-        // metrics-server answers lists sorted by namespace, then name.
-        pods.sort_by(|a, b| {
-            (&a.metadata.namespace, &a.metadata.name)
-                .cmp(&(&b.metadata.namespace, &b.metadata.name))
-        });
-        Ok(pods)
-    }
-
-    fn pods(&mut self, namespace: &str, query: Query<'_>) -> Result<Vec<Pod>, SourceError> {
-        let in_namespace = |pod: &&Pod| pod.metadata.namespace == namespace;
         let metrics = self.metrics()?;
         match query {
-            Query::Get(name) => metrics
-                .pod_objects
-                .iter()
-                .filter(in_namespace)
-                .find(|pod| pod.metadata.name == name)
-                .map(|pod| vec![pod.clone()])
-                .ok_or_else(|| Status::not_found("", "pods", name).into()),
+            Query::Get(name) => {
+                let namespace = namespace.unwrap_or_default();
+                let mut pod = select::get_pod_metrics(metrics, namespace, name)?.clone();
+                pod.kind = Some("PodMetrics".to_owned());
+                pod.api_version = Some(METRICS_API_VERSION.to_owned());
+                Ok(vec![pod])
+            }
             Query::List {
                 label_selector,
                 field_selector,
             } => {
-                let (labels, fields) =
-                    selectors(label_selector, field_selector, &METRICS_API_FIELDS)?;
-                Ok(metrics
-                    .pod_objects
-                    .iter()
-                    .filter(in_namespace)
-                    .filter(|pod| meta_matches(&pod.metadata, &labels, &fields))
+                let options = list_options(label_selector, field_selector);
+                Ok(select::list_pod_metrics(metrics, namespace, &options)?
+                    .into_iter()
                     .cloned()
                     .collect())
             }
         }
+    }
+
+    fn pods(&mut self, namespace: &str, query: Query<'_>) -> Result<Vec<Pod>, SourceError> {
+        let metrics = self.metrics()?;
+        match query {
+            Query::Get(name) => Ok(vec![select::get_pod(metrics, namespace, name)?.clone()]),
+            Query::List {
+                label_selector,
+                field_selector,
+            } => {
+                let options = list_options(label_selector, field_selector);
+                Ok(select::list_pods(metrics, Some(namespace), &options)?
+                    .into_iter()
+                    .cloned()
+                    .collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use workingset_model::metrics::{Node, ObjectMeta, Pod};
+    use workingset_sampling::inventory::PathNamesOnly;
+
+    use super::*;
+
+    /// A source whose sample is already taken: one node, one pod.
+    fn source() -> LocalSource {
+        let meta = |namespace: &str, name: &str| ObjectMeta {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            ..ObjectMeta::default()
+        };
+        let machine = LocalMachine {
+            cgroups: workingset_cgroup::Config::default(),
+            node_name: "vm".to_owned(),
+            window: Duration::ZERO,
+            names: Arc::new(PathNamesOnly),
+        };
+        let mut source = LocalSource::new(machine);
+        source.metrics = Some(MachineMetrics {
+            node: None,
+            node_object: Node {
+                metadata: meta("", "vm"),
+                ..Node::default()
+            },
+            pods: Vec::new(),
+            pod_objects: vec![Pod {
+                metadata: meta("docker", "web"),
+                ..Pod::default()
+            }],
+        });
+        source
+    }
+
+    fn list<'a>(field_selector: &'a str) -> Query<'a> {
+        Query::List {
+            label_selector: "",
+            field_selector,
+        }
+    }
+
+    #[test]
+    fn selection_is_the_servers() {
+        let mut source = source();
+        // The core node fields the server accepts, `spec.unschedulable`
+        // included (the local source used to refuse it).
+        let nodes = source.nodes(list("spec.unschedulable=false")).unwrap();
+        assert_eq!(nodes.len(), 1);
+        // The apiserver's refusal of a pod field it cannot answer.
+        let error = source
+            .pods("docker", list("status.phase=Running"))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Error from server (BadRequest): field label not supported: status.phase"
+        );
+        // metrics-server's texts for objects its listers do not know.
+        let error = source.node_metrics(Query::Get("elsewhere")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"Error from server (NotFound): node "elsewhere" not found"#
+        );
+        let error = source
+            .pod_metrics(Some("docker"), Query::Get("web"))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"Error from server (NotFound): podmetrics.metrics.k8s.io "docker/web" not found"#
+        );
     }
 }

@@ -10,5 +10,7 @@
 pub mod duration;
 pub mod metrics;
 pub mod rate;
+pub mod select;
 pub mod selector;
+pub mod status;
 pub mod summary;

@@ -19,6 +19,7 @@ use workingset_model::metrics::{
     ResourceList, Time,
 };
 use workingset_model::rate;
+use workingset_model::select::Catalog;
 use workingset_quantity::{Format, Quantity};
 
 use crate::sampler::{self, ContainerSample, PodSample, Snapshot};
@@ -30,11 +31,33 @@ pub struct MachineMetrics {
     pub node: Option<NodeMetrics>,
     /// The node object: name, labels, capacity and allocatable.
     pub node_object: Node,
-    /// One entry per workload with at least one container rate.
+    /// One entry per workload with at least one container rate, sorted by
+    /// namespace then name.
     pub pods: Vec<PodMetrics>,
     /// Every workload of the newer snapshot, with labels and creation time,
-    /// rate or not (what `GET /api/v1/namespaces/{ns}/pods` would list).
+    /// rate or not (what `GET /api/v1/namespaces/{ns}/pods` would list),
+    /// sorted by namespace then name.
     pub pod_objects: Vec<workingset_model::metrics::Pod>,
+}
+
+fn namespace_and_name(meta: &ObjectMeta) -> (&str, &str) {
+    (&meta.namespace, &meta.name)
+}
+
+/// This machine as a Metrics API server (and the core API) would list it.
+impl Catalog for MachineMetrics {
+    fn node_metrics(&self) -> &[NodeMetrics] {
+        self.node.as_slice()
+    }
+    fn pod_metrics(&self) -> &[PodMetrics] {
+        &self.pods
+    }
+    fn nodes(&self) -> &[Node] {
+        std::slice::from_ref(&self.node_object)
+    }
+    fn pods(&self) -> &[workingset_model::metrics::Pod] {
+        &self.pod_objects
+    }
 }
 
 /// Builds the metrics of `node_name` from `earlier` and `later`.
@@ -62,12 +85,18 @@ pub fn machine_metrics(node_name: &str, earlier: &Snapshot, later: &Snapshot) ->
         .flat_map(|pod| pod.containers.iter())
         .map(|c| (c.cgroup.as_str(), c))
         .collect();
-    let pods = later
+    let mut pods: Vec<PodMetrics> = later
         .pods
         .iter()
         .filter_map(|pod| pod_metrics(pod, &earlier_by_cgroup, window, timestamp))
         .collect();
-    let pod_objects = later.pods.iter().map(pod_object).collect();
+    let mut pod_objects: Vec<workingset_model::metrics::Pod> =
+        later.pods.iter().map(pod_object).collect();
+    // Sorted as a server lists them (see `Catalog`); stable, so of two
+    // workloads with one name the first walked is found first.
+    pods.sort_by(|a, b| namespace_and_name(&a.metadata).cmp(&namespace_and_name(&b.metadata)));
+    pod_objects
+        .sort_by(|a, b| namespace_and_name(&a.metadata).cmp(&namespace_and_name(&b.metadata)));
     MachineMetrics {
         node,
         node_object,

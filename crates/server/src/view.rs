@@ -43,6 +43,21 @@ impl Published {
     }
 }
 
+impl workingset_model::select::Catalog for Published {
+    fn node_metrics(&self) -> &[NodeMetrics] {
+        &self.node_metrics
+    }
+    fn pod_metrics(&self) -> &[PodMetrics] {
+        &self.pod_metrics
+    }
+    fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+    fn pods(&self) -> &[Pod] {
+        &self.pods
+    }
+}
+
 /// The snapshot for `now`: usage joined with the inventories (node name →
 /// what that node runs).
 ///

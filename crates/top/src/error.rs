@@ -12,102 +12,45 @@
 //! `{error}` followed by a newline to stderr and exits with
 //! [`TopError::exit_code`].
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io;
 
 use workingset_model::duration::GoDuration;
 use workingset_model::selector::{FieldSelectorError, GoQuoted, LabelSelectorError};
+pub use workingset_model::status::{Status, StatusCause, StatusDetails};
 
 use crate::printer::InvalidSortBy;
 
-/// A Kubernetes API `Status` failure, as a server returns it with an HTTP
-/// error code.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Status {
-    /// HTTP status code (`404`).
-    pub code: u16,
-    /// Machine-readable reason (`NotFound`, `Forbidden`, …); may be empty.
-    pub reason: String,
-    /// Human-readable message; what kubectl prints.
-    pub message: String,
-    /// Extra information; kubectl reads it for `Invalid` only.
-    pub details: Option<StatusDetails>,
-}
+/// A `Status` as kubectl's `CheckErr` prints it (`Error from server
+/// (NotFound): …`, with special texts for `Unauthorized` and `Invalid`).
+#[derive(Debug, Clone, Copy)]
+pub struct KubectlStatus<'a>(pub &'a Status);
 
-/// `StatusDetails`: what object a `Status` is about.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatusDetails {
-    /// Name of the object.
-    pub name: String,
-    /// API group of the object (empty for core).
-    pub group: String,
-    /// Kind (or resource) of the object.
-    pub kind: String,
-    /// Field-level causes, for `Invalid`.
-    pub causes: Vec<StatusCause>,
-}
-
-/// `StatusCause`: one field-level problem.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatusCause {
-    /// The field, as a path (`spec.containers[0].name`).
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl Status {
-    /// The `404 NotFound` an API server (or metrics-server) returns for a
-    /// missing object: resource `nodemetrics` in group `metrics.k8s.io`
-    /// gives `nodemetrics.metrics.k8s.io "NAME" not found`; core resources
-    /// have an empty group (`nodes "NAME" not found`). Pod metrics are named
-    /// `"<namespace>/<name>"` by metrics-server.
-    pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        let mut message = String::from(resource);
-        if !group.is_empty() {
-            message.push('.');
-            message.push_str(group);
-        }
-        // Infallible: writing to a String.
-        let _ = write!(message, " {} not found", GoQuoted(name));
-        Self {
-            code: 404,
-            reason: "NotFound".to_owned(),
-            message,
-            details: Some(StatusDetails {
-                name: name.to_owned(),
-                group: group.to_owned(),
-                kind: resource.to_owned(),
-                causes: Vec::new(),
-            }),
-        }
-    }
-}
-
-/// Renders a `Status` as kubectl's `CheckErr` does.
-impl fmt::Display for Status {
+impl fmt::Display for KubectlStatus<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.reason.as_str() {
+        let status = self.0;
+        match status.reason.as_str() {
             "Invalid" => self.fmt_invalid(f),
             "Unauthorized" => write!(
                 f,
                 "error: You must be logged in to the server ({})",
-                self.message
+                status.message
             ),
-            "" => write!(f, "Error from server: {}", self.message),
-            reason => write!(f, "Error from server ({reason}): {}", self.message),
+            "" => write!(f, "Error from server: {}", status.message),
+            reason => write!(f, "Error from server ({reason}): {}", status.message),
         }
     }
 }
 
-impl Status {
+impl KubectlStatus<'_> {
     /// kubectl's special text for `Invalid` statuses, one line per distinct
     /// cause.
     fn fmt_invalid(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(details) = &self.details else {
+        let status = self.0;
+        let Some(details) = &status.details else {
             f.write_str("The request is invalid")?;
-            if !self.message.is_empty() {
-                write!(f, ": {}", self.message)?;
+            if !status.message.is_empty() {
+                write!(f, ": {}", status.message)?;
             }
             return Ok(());
         };
@@ -118,8 +61,8 @@ impl Status {
                 details.kind,
                 GoQuoted(&details.name)
             )?;
-        } else if !self.message.is_empty() && details.causes.is_empty() {
-            write!(f, "The request is invalid: {}", self.message)?;
+        } else if !status.message.is_empty() && details.causes.is_empty() {
+            write!(f, "The request is invalid: {}", status.message)?;
         } else {
             f.write_str("The request is invalid")?;
         }
@@ -150,7 +93,7 @@ pub enum SourceError {
     /// The server answered with a `Status`; printed as
     /// `Error from server (Reason): message` and the like. Boxed to keep
     /// `Result`s small.
-    #[error("{0}")]
+    #[error("{}", KubectlStatus(.0))]
     Status(Box<Status>),
     /// Any other failure, printed after `error: ` (unless the text already
     /// starts with it, as kubectl checks).
@@ -251,17 +194,17 @@ mod tests {
             r#"nodemetrics.metrics.k8s.io "n1" not found"#
         );
         assert_eq!(
-            status.to_string(),
+            KubectlStatus(&status).to_string(),
             r#"Error from server (NotFound): nodemetrics.metrics.k8s.io "n1" not found"#
         );
         let status = Status::not_found("", "nodes", "n1");
         assert_eq!(
-            status.to_string(),
+            KubectlStatus(&status).to_string(),
             r#"Error from server (NotFound): nodes "n1" not found"#
         );
         let status = Status::not_found("metrics.k8s.io", "podmetrics", "default/web-1");
         assert_eq!(
-            status.to_string(),
+            KubectlStatus(&status).to_string(),
             r#"Error from server (NotFound): podmetrics.metrics.k8s.io "default/web-1" not found"#
         );
     }
@@ -275,20 +218,23 @@ mod tests {
             details: None,
         };
         assert_eq!(
-            status("Forbidden", "nodes is forbidden").to_string(),
+            KubectlStatus(&status("Forbidden", "nodes is forbidden")).to_string(),
             "Error from server (Forbidden): nodes is forbidden"
         );
-        assert_eq!(status("", "boom").to_string(), "Error from server: boom");
         assert_eq!(
-            status("Unauthorized", "Unauthorized").to_string(),
+            KubectlStatus(&status("", "boom")).to_string(),
+            "Error from server: boom"
+        );
+        assert_eq!(
+            KubectlStatus(&status("Unauthorized", "Unauthorized")).to_string(),
             "error: You must be logged in to the server (Unauthorized)"
         );
         assert_eq!(
-            status("Invalid", "bad").to_string(),
+            KubectlStatus(&status("Invalid", "bad")).to_string(),
             "The request is invalid: bad"
         );
         let mut invalid = status("Invalid", "x is invalid");
-        invalid.details = Some(StatusDetails {
+        invalid.details = Some(Box::new(StatusDetails {
             name: "x".into(),
             group: String::new(),
             kind: "Pod".into(),
@@ -306,9 +252,9 @@ mod tests {
                     message: "m2".into(),
                 },
             ],
-        });
+        }));
         assert_eq!(
-            invalid.to_string(),
+            KubectlStatus(&invalid).to_string(),
             "The Pod \"x\" is invalid: \n* a: m1\n* b: m2"
         );
     }

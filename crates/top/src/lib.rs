@@ -29,7 +29,7 @@ pub mod tabwriter;
 pub mod version;
 
 pub use command::{MetricsSource, Query, TopNodeOptions, TopPodOptions, run_top_node, run_top_pod};
-pub use error::{SourceError, Status, StatusCause, StatusDetails, TopError};
+pub use error::{KubectlStatus, SourceError, Status, StatusCause, StatusDetails, TopError};
 pub use printer::{InvalidSortBy, SortBy};
 pub use tabwriter::TabWriter;
 pub use version::{KubectlVersion, UnsupportedKubectlVersion};

@@ -11,10 +11,11 @@
 //! syntax and errors. Handlers only read the [`Published`] snapshot that
 //! the run loop swaps in; none waits for scraping.
 //!
-//! Module map: [`select`] picks objects from a snapshot (pure, reusable by
-//! other front ends), [`status`] words errors, `encode` writes objects
-//! without copying them, `table` negotiates and builds Tables, `discovery`
-//! holds the discovery documents, `health` answers the probes.
+//! Module map: [`select`] picks objects from a snapshot and [`status`]
+//! words errors (both `workingset-model`'s, shared with the local mode),
+//! `encode` writes objects without copying them, `table` negotiates and
+//! builds Tables, `discovery` holds the discovery documents, `health`
+//! answers the probes.
 //!
 //! Every request is counted through [`Health::record_request`] with its
 //! route template (a fixed set: [`ROUTES`] and [`OTHER_ROUTE`]), never the
@@ -26,8 +27,6 @@ mod health;
 #[cfg(test)]
 mod kubectl_tests;
 pub mod proxy;
-pub mod select;
-pub mod status;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -53,6 +52,8 @@ use crate::view::Published;
 
 pub use self::select::METRICS_GROUP;
 pub use self::status::{Status, StatusDetails};
+/// Selection and statuses are shared with the local mode (`workingset-model`).
+pub use workingset_model::{select, status};
 
 /// What the server knows about its own health, and where request counts
 /// go. Implemented by the run loop's telemetry.
@@ -402,7 +403,7 @@ async fn node_metrics_get(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load();
-    let object = match select::get_node_metrics(&published, &name) {
+    let object = match select::get_node_metrics(&**published, &name) {
         Ok(object) => object,
         Err(status) => return status_response(&status),
     };
@@ -508,7 +509,7 @@ async fn pod_metrics_get(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load();
-    let object = match select::get_pod_metrics(&published, &namespace, &name) {
+    let object = match select::get_pod_metrics(&**published, &namespace, &name) {
         Ok(object) => object,
         Err(status) => return status_response(&status),
     };
@@ -584,7 +585,7 @@ async fn nodes_get(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load();
-    let node = match select::get_node(&published, &name) {
+    let node = match select::get_node(&**published, &name) {
         Ok(node) => node,
         Err(status) => return status_response(&status),
     };
@@ -679,7 +680,7 @@ async fn pods_get(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load();
-    let pod = match select::get_pod(&published, &namespace, &name) {
+    let pod = match select::get_pod(&**published, &namespace, &name) {
         Ok(pod) => pod,
         Err(status) => return status_response(&status),
     };

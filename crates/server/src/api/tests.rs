@@ -1336,7 +1336,7 @@ fn selection_functions_answer_without_http() {
     )
     .unwrap_err();
     assert_eq!(
-        (status.code, status.reason, status.message.as_str()),
+        (status.code, status.reason.as_str(), status.message.as_str()),
         (400, "BadRequest", "field label not supported: status.phase")
     );
 }

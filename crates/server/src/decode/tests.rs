@@ -316,7 +316,7 @@ fn garbage_is_an_error_naming_the_line() {
 #[test]
 fn round_trips_the_agents_own_renderer() {
     use workingset_agent::serve::{Observation, resource};
-    use workingset_sampling::sampler::{CpuCounter, Sampler};
+    use workingset_sampling::sampler::Sampler;
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cgroup/tests/fixtures/v1-hybrid");
     let cgroups =
@@ -345,9 +345,8 @@ fn round_trips_the_agents_own_renderer() {
     let mut expected_containers = 0;
     for workload in &snapshot.pods {
         for container in &workload.containers {
-            let CpuCounter::Cgroup(cpu) = &container.cpu else {
-                continue;
-            };
+            // Cgroup and per-process counters alike: the agent serves both.
+            let usage_ns = container.cpu.usage_ns();
             expected_containers += 1;
             let got = point(
                 &batch,
@@ -356,8 +355,8 @@ fn round_trips_the_agents_own_renderer() {
                 &container.name,
             );
             assert_eq!(got.timestamp, at_ms);
-            assert_eq!(got.cumulative_cpu_ns, seconds_to_ns(cpu.usage_ns));
-            assert!(got.cumulative_cpu_ns.abs_diff(cpu.usage_ns) <= 1);
+            assert_eq!(got.cumulative_cpu_ns, seconds_to_ns(usage_ns));
+            assert!(got.cumulative_cpu_ns.abs_diff(usage_ns) <= 1);
             assert_eq!(got.memory_working_set, container.memory.working_set);
             // Start times are written as float seconds: microsecond-ish
             // precision survives.

@@ -187,12 +187,12 @@ impl CannedSource<'_> {
             code: response.code,
             reason: text(&status["reason"]),
             message: text(&status["message"]),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: text(&status["details"]["name"]),
                 group: text(&status["details"]["group"]),
                 kind: text(&status["details"]["kind"]),
                 causes: Vec::new(),
-            }),
+            })),
         }))
     }
 }

@@ -306,17 +306,19 @@ fn pod_rows_sum_their_containers_exactly() {
 #[test]
 fn kubectl_errors_come_out_as_kubectl_prints_them() {
     let root = tempfile::tempdir().unwrap();
+    // As metrics-server answers for objects its listers do not know (the
+    // same selection code as our server: `workingset_model::select`).
     let output = run(root.path(), &["top", "node", "elsewhere"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        "Error from server (NotFound): nodemetrics.metrics.k8s.io \"elsewhere\" not found\n"
+        "Error from server (NotFound): node \"elsewhere\" not found\n"
     );
     let output = run(root.path(), &["top", "pod", "nope", "-n", "docker"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        "Error from server (NotFound): podmetrics.metrics.k8s.io \"docker/nope\" not found\n"
+        "Error from server (NotFound): pods \"nope\" not found\n"
     );
     // No workload in the default namespace: a notice on stderr, exit 0.
     let output = run(root.path(), &["top", "pod"]);

@@ -1,9 +1,9 @@
-//! Which objects of a snapshot a request asks for: single gets by binary
-//! search, lists filtered by label and field selectors, and the `Status`
-//! a server answers when an object is missing or a selector is bad.
+//! Which objects a request asks for: single gets by binary search, lists
+//! filtered by label and field selectors, and the `Status` a server answers
+//! when an object is missing or a selector is bad.
 //!
-//! Pure functions of a [`Published`] snapshot, so that every front end
-//! (the HTTP API here, the embedded local mode) answers alike.
+//! Pure functions of a [`Catalog`] (the server's published snapshot, the
+//! local mode's two samples), so that every front end answers alike.
 //!
 //! What is matched, as upstream:
 //! - Label selectors apply to the labels the objects carry (copied from the
@@ -27,11 +27,22 @@
 
 use std::cmp::Ordering;
 
-use workingset_model::metrics::{Node, NodeMetrics, ObjectMeta, Pod, PodMetrics};
-use workingset_model::selector::{FieldSelector, LabelSelector, METRICS_API_FIELDS};
+use crate::metrics::{Node, NodeMetrics, ObjectMeta, Pod, PodMetrics};
+use crate::selector::{FieldSelector, LabelSelector, METRICS_API_FIELDS};
+use crate::status::Status;
 
-use super::status::Status;
-use crate::view::Published;
+/// The objects a Metrics API server (and, in standalone mode, its core API)
+/// can answer with, each slice sorted as the server lists it.
+pub trait Catalog {
+    /// Node metrics, sorted by name.
+    fn node_metrics(&self) -> &[NodeMetrics];
+    /// Pod metrics, sorted by namespace then name.
+    fn pod_metrics(&self) -> &[PodMetrics];
+    /// Core `Node` objects, sorted by name.
+    fn nodes(&self) -> &[Node];
+    /// Core `Pod` objects, sorted by namespace then name.
+    fn pods(&self) -> &[Pod];
+}
 
 /// The API group of the Metrics API.
 pub const METRICS_GROUP: &str = "metrics.k8s.io";
@@ -167,27 +178,27 @@ fn pod_meta(object: &Pod) -> &ObjectMeta {
 
 /// `GET /apis/metrics.k8s.io/v1beta1/nodes`: the selected node metrics,
 /// sorted by name.
-pub fn list_node_metrics<'p>(
-    published: &'p Published,
+pub fn list_node_metrics<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
     options: &ListOptions<'_>,
 ) -> Result<Vec<&'p NodeMetrics>, Status> {
     let selectors = Selectors::parse(options, Fields::Metrics)?;
-    Ok(selectors.filter(&published.node_metrics, node_metrics_meta, false))
+    Ok(selectors.filter(catalog.node_metrics(), node_metrics_meta, false))
 }
 
 /// `GET /apis/metrics.k8s.io/v1beta1/nodes/{name}`.
-pub fn get_node_metrics<'p>(
-    published: &'p Published,
+pub fn get_node_metrics<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
     name: &str,
 ) -> Result<&'p NodeMetrics, Status> {
-    let found = published
-        .node_metrics
+    let found = catalog
+        .node_metrics()
         .binary_search_by(|object| by_name(&object.metadata, name))
         .ok()
-        .and_then(|index| published.node_metrics.get(index));
+        .and_then(|index| catalog.node_metrics().get(index));
     found.ok_or_else(|| {
-        let node_exists = published
-            .nodes
+        let node_exists = catalog
+            .nodes()
             .binary_search_by(|node| by_name(&node.metadata, name))
             .is_ok();
         if node_exists {
@@ -202,30 +213,30 @@ pub fn get_node_metrics<'p>(
 /// `GET /apis/metrics.k8s.io/v1beta1/pods` (`namespace` `None`) or
 /// `…/namespaces/{namespace}/pods`: the selected pod metrics, sorted by
 /// namespace then name.
-pub fn list_pod_metrics<'p>(
-    published: &'p Published,
+pub fn list_pod_metrics<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
     namespace: Option<&str>,
     options: &ListOptions<'_>,
 ) -> Result<Vec<&'p PodMetrics>, Status> {
     let selectors = Selectors::parse(options, Fields::Metrics)?;
-    let candidates = in_namespace(&published.pod_metrics, pod_metrics_meta, namespace);
+    let candidates = in_namespace(catalog.pod_metrics(), pod_metrics_meta, namespace);
     Ok(selectors.filter(candidates, pod_metrics_meta, true))
 }
 
 /// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}`.
-pub fn get_pod_metrics<'p>(
-    published: &'p Published,
+pub fn get_pod_metrics<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
     namespace: &str,
     name: &str,
 ) -> Result<&'p PodMetrics, Status> {
-    let found = published
-        .pod_metrics
+    let found = catalog
+        .pod_metrics()
         .binary_search_by(|object| by_namespace_and_name(&object.metadata, namespace, name))
         .ok()
-        .and_then(|index| published.pod_metrics.get(index));
+        .and_then(|index| catalog.pod_metrics().get(index));
     found.ok_or_else(|| {
-        let pod_exists = published
-            .pods
+        let pod_exists = catalog
+            .pods()
             .binary_search_by(|pod| by_namespace_and_name(&pod.metadata, namespace, name))
             .is_ok();
         if pod_exists {
@@ -237,47 +248,47 @@ pub fn get_pod_metrics<'p>(
 }
 
 /// `GET /api/v1/nodes`: the selected nodes, sorted by name.
-pub fn list_nodes<'p>(
-    published: &'p Published,
+pub fn list_nodes<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
     options: &ListOptions<'_>,
 ) -> Result<Vec<&'p Node>, Status> {
     let selectors = Selectors::parse(options, Fields::Core(CORE_NODE_FIELDS))?;
-    Ok(selectors.filter(&published.nodes, node_meta, false))
+    Ok(selectors.filter(catalog.nodes(), node_meta, false))
 }
 
 /// `GET /api/v1/nodes/{name}`.
-pub fn get_node<'p>(published: &'p Published, name: &str) -> Result<&'p Node, Status> {
-    published
-        .nodes
+pub fn get_node<'p, C: Catalog + ?Sized>(catalog: &'p C, name: &str) -> Result<&'p Node, Status> {
+    catalog
+        .nodes()
         .binary_search_by(|node| by_name(&node.metadata, name))
         .ok()
-        .and_then(|index| published.nodes.get(index))
+        .and_then(|index| catalog.nodes().get(index))
         .ok_or_else(|| Status::not_found("", "nodes", name))
 }
 
 /// `GET /api/v1/pods` (`namespace` `None`) or
 /// `/api/v1/namespaces/{namespace}/pods`: the selected pods, sorted by
 /// namespace then name.
-pub fn list_pods<'p>(
-    published: &'p Published,
+pub fn list_pods<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
     namespace: Option<&str>,
     options: &ListOptions<'_>,
 ) -> Result<Vec<&'p Pod>, Status> {
     let selectors = Selectors::parse(options, Fields::Core(CORE_POD_FIELDS))?;
-    let candidates = in_namespace(&published.pods, pod_meta, namespace);
+    let candidates = in_namespace(catalog.pods(), pod_meta, namespace);
     Ok(selectors.filter(candidates, pod_meta, true))
 }
 
 /// `GET /api/v1/namespaces/{namespace}/pods/{name}`.
-pub fn get_pod<'p>(
-    published: &'p Published,
+pub fn get_pod<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
     namespace: &str,
     name: &str,
 ) -> Result<&'p Pod, Status> {
-    published
-        .pods
+    catalog
+        .pods()
         .binary_search_by(|pod| by_namespace_and_name(&pod.metadata, namespace, name))
         .ok()
-        .and_then(|index| published.pods.get(index))
+        .and_then(|index| catalog.pods().get(index))
         .ok_or_else(|| Status::not_found("", "pods", name))
 }

@@ -1,31 +1,38 @@
-//! `Status`: how the API machinery reports an error, with its exact texts.
+//! `metav1.Status`: how the API machinery reports an error, with its exact
+//! texts — one type for what our server answers, what the local source
+//! answers and what remote `top` reads back from a server.
 //!
-//! Clients show `message` after `Error from server (<reason>): `, and read
-//! `reason` and `code` to decide what happened (kubectl's "not found"
-//! handling, client-go's `IsNotFound`). The constructors reproduce the
-//! apimachinery error helpers metrics-server and the kube-apiserver answer
-//! with, word for word; the JSON keeps Go's field order and omissions.
+//! Clients show `message` after `Error from server (<reason>): ` (that
+//! rendering is kubectl's, in `workingset-top`), and read `reason` and
+//! `code` to decide what happened (kubectl's "not found" handling,
+//! client-go's `IsNotFound`). The constructors reproduce the apimachinery
+//! error helpers metrics-server and the kube-apiserver answer with, word
+//! for word; the JSON keeps Go's field order and omissions.
 
 use std::fmt::Write as _;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
-use workingset_model::selector::GoQuoted;
 
-/// A failed request, as the API machinery's `metav1.Status`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+use crate::selector::GoQuoted;
+
+/// A failed request, as the API machinery's `metav1.Status`. `Display` is
+/// the message alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Status {
     /// The HTTP status code.
     pub code: u16,
-    /// The machine-readable reason (`NotFound`, `BadRequest`, …).
-    pub reason: &'static str,
+    /// The machine-readable reason (`NotFound`, `BadRequest`, …); may be
+    /// empty in what a server sends.
+    pub reason: String,
     /// What clients print.
     pub message: String,
     /// The object the error is about; `None` omits `details` altogether.
-    pub details: Option<StatusDetails>,
+    /// Boxed: a `Status` is an error value, kept small for `Result`s.
+    pub details: Option<Box<StatusDetails>>,
 }
 
-/// `metav1.StatusDetails`, the parts this server fills in.
+/// `metav1.StatusDetails`: what object a `Status` is about.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusDetails {
     /// Name of the object (`ns/name` for pod metrics, as metrics-server).
@@ -34,6 +41,17 @@ pub struct StatusDetails {
     pub group: String,
     /// The resource (not the kind, despite the field's name).
     pub kind: String,
+    /// Field-level causes, for `Invalid`.
+    pub causes: Vec<StatusCause>,
+}
+
+/// `metav1.StatusCause`: one field-level problem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusCause {
+    /// The field, as a path (`spec.containers[0].name`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
 }
 
 impl Status {
@@ -50,13 +68,14 @@ impl Status {
         let _ = write!(message, " {} not found", GoQuoted(name));
         Self {
             code: 404,
-            reason: "NotFound",
+            reason: "NotFound".to_owned(),
             message,
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: name.to_owned(),
                 group: group.to_owned(),
                 kind: resource.to_owned(),
-            }),
+                causes: Vec::new(),
+            })),
         }
     }
 
@@ -64,7 +83,7 @@ impl Status {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self {
             code: 400,
-            reason: "BadRequest",
+            reason: "BadRequest".to_owned(),
             message: message.into(),
             details: None,
         }
@@ -80,16 +99,17 @@ impl Status {
         };
         Self {
             code: 405,
-            reason: "MethodNotAllowed",
+            reason: "MethodNotAllowed".to_owned(),
             message: format!(
                 "{action} is not supported on resources of kind {}",
                 GoQuoted(&qualified)
             ),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: String::new(),
                 group: group.to_owned(),
                 kind: resource.to_owned(),
-            }),
+                causes: Vec::new(),
+            })),
         }
     }
 
@@ -98,7 +118,7 @@ impl Status {
     pub fn service_unavailable(message: String) -> Self {
         Self {
             code: 503,
-            reason: "ServiceUnavailable",
+            reason: "ServiceUnavailable".to_owned(),
             message,
             details: None,
         }
@@ -109,9 +129,9 @@ impl Status {
     pub fn no_such_path() -> Self {
         Self {
             code: 404,
-            reason: "NotFound",
+            reason: "NotFound".to_owned(),
             message: "the server could not find the requested resource".to_owned(),
-            details: Some(StatusDetails::default()),
+            details: Some(Box::default()),
         }
     }
 
@@ -120,9 +140,9 @@ impl Status {
     pub fn method_not_allowed() -> Self {
         Self {
             code: 405,
-            reason: "MethodNotAllowed",
+            reason: "MethodNotAllowed".to_owned(),
             message: "the server does not allow this method on the requested resource".to_owned(),
-            details: Some(StatusDetails::default()),
+            details: Some(Box::default()),
         }
     }
 
@@ -131,7 +151,7 @@ impl Status {
     pub fn not_acceptable(accepted: &[&str]) -> Self {
         Self {
             code: 406,
-            reason: "NotAcceptable",
+            reason: "NotAcceptable".to_owned(),
             message: format!(
                 "only the following media types are accepted: {}",
                 accepted.join(", ")
@@ -155,7 +175,11 @@ impl Serialize for Status {
         status.serialize_field("metadata", &EmptyObject)?;
         status.serialize_field("status", "Failure")?;
         status.serialize_field("message", &self.message)?;
-        status.serialize_field("reason", self.reason)?;
+        if self.reason.is_empty() {
+            status.skip_field("reason")?;
+        } else {
+            status.serialize_field("reason", &self.reason)?;
+        }
         if let Some(details) = &self.details {
             status.serialize_field("details", details)?;
         }
@@ -171,7 +195,7 @@ impl Serialize for StatusDetails {
             ("group", &self.group),
             ("kind", &self.kind),
         ];
-        let mut details = serializer.serialize_struct("StatusDetails", 3)?;
+        let mut details = serializer.serialize_struct("StatusDetails", 4)?;
         for (key, value) in fields {
             if value.is_empty() {
                 details.skip_field(key)?;
@@ -179,13 +203,34 @@ impl Serialize for StatusDetails {
                 details.serialize_field(key, value)?;
             }
         }
+        if self.causes.is_empty() {
+            details.skip_field("causes")?;
+        } else {
+            details.serialize_field("causes", &self.causes)?;
+        }
         details.end()
+    }
+}
+
+impl Serialize for StatusCause {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Go's order (reason, message, field), each omitted when empty;
+        // the cause type (`reason`) is not kept.
+        let mut cause = serializer.serialize_struct("StatusCause", 2)?;
+        for (key, value) in [("message", &self.message), ("field", &self.field)] {
+            if value.is_empty() {
+                cause.skip_field(key)?;
+            } else {
+                cause.serialize_field(key, value)?;
+            }
+        }
+        cause.end()
     }
 }
 
 /// `{}`: an empty `ListMeta`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct EmptyObject;
+pub struct EmptyObject;
 
 impl Serialize for EmptyObject {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -227,6 +272,31 @@ mod tests {
             Status::method_not_supported("metrics.k8s.io", "pods", "watch").message,
             r#"watch is not supported on resources of kind "pods.metrics.k8s.io""#
         );
+    }
+
+    #[test]
+    fn causes_keep_gos_order_and_omissions() {
+        let mut status = Status::not_found("", "pods", "x");
+        status.code = 422;
+        status.reason = "Invalid".to_owned();
+        if let Some(details) = status.details.as_deref_mut() {
+            details.causes = vec![
+                StatusCause {
+                    field: "spec".to_owned(),
+                    message: "m".to_owned(),
+                },
+                StatusCause {
+                    field: String::new(),
+                    message: "n".to_owned(),
+                },
+            ];
+        }
+        assert_eq!(
+            json(&status),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"x\" not found","reason":"Invalid","details":{"name":"x","kind":"pods","causes":[{"message":"m","field":"spec"},{"message":"n"}]},"code":422}"#
+        );
+        status.reason.clear();
+        assert!(!json(&status).contains("\"reason\""), "{}", json(&status));
     }
 
     #[test]
