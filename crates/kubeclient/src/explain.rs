@@ -63,6 +63,7 @@ fn fetch_agent(args: ExplainSource<'_>, url: &str) -> Result<Bodies, ExplainErro
         insecure_tls: args.kube.insecure_skip_tls_verify,
         token_file: args.token_file.map(Path::to_path_buf),
         max_body_bytes: MAX_BODY,
+        ..ClientOptions::default()
     })
     .map_err(|e| ExplainError::failed(e.to_string()))?;
     let runtime = runtime()?;

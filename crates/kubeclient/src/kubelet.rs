@@ -77,8 +77,35 @@ pub struct ClientOptions {
     pub insecure_tls: bool,
     /// File holding the bearer token sent to every node.
     pub token_file: Option<PathBuf>,
+    /// CA certificates (DER) trusted when there is no `ca_file`: the
+    /// cluster CA of the API server's kubeconfig, as metrics-server's
+    /// kubelet client inherits it. Empty trusts the system's roots.
+    pub cluster_ca_der: Vec<Vec<u8>>,
+    /// A client certificate presented to every node
+    /// (`--kubelet-client-certificate` / `--kubelet-client-key`).
+    pub client_identity: Option<ClientIdentity>,
     /// The largest body [`ScrapeClient::get`] accepts.
     pub max_body_bytes: usize,
+}
+
+/// A client certificate chain and its key, PEM.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// Where it came from, for messages (a file name, or `kubeconfig`).
+    pub source: String,
+    /// Certificate chain, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// The leaf's private key.
+    pub key_pem: Vec<u8>,
+}
+
+impl fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key.
+        f.debug_struct("ClientIdentity")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientOptions {
@@ -94,6 +121,8 @@ impl Default for ClientOptions {
             ca_file: None,
             insecure_tls: false,
             token_file: None,
+            cluster_ca_der: Vec::new(),
+            client_identity: None,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
         }
     }
@@ -143,6 +172,16 @@ pub enum ClientError {
         path: PathBuf,
         /// What is wrong with it.
         problem: &'static str,
+    },
+    /// The client certificate or key is not usable.
+    #[error(
+        "the kubelet client certificate ({source_name}) cannot be used: {problem}; give a PEM certificate and its PEM private key"
+    )]
+    ClientIdentity {
+        /// Where it came from.
+        source_name: String,
+        /// What is wrong.
+        problem: String,
     },
     /// rustls refused the configuration.
     #[error("cannot set up TLS: {0}")]
@@ -634,16 +673,73 @@ fn tls_config(options: &ClientOptions) -> Result<ClientConfig, ClientError> {
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?;
     if options.insecure_tls {
-        return Ok(builder
+        let builder = builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }))
-            .with_no_client_auth());
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }));
+        return match &options.client_identity {
+            None => Ok(builder.with_no_client_auth()),
+            Some(identity) => {
+                let (chain, key) = identity_parts(identity)?;
+                builder.with_client_auth_cert(chain, key).map_err(|error| {
+                    ClientError::ClientIdentity {
+                        source_name: identity.source.clone(),
+                        problem: error.to_string(),
+                    }
+                })
+            }
+        };
     }
     let roots = match &options.ca_file {
         Some(path) => roots_from_file(path)?,
+        None if !options.cluster_ca_der.is_empty() => {
+            let mut roots = RootCertStore::empty();
+            let (_, ignored) = roots.add_parsable_certificates(
+                options
+                    .cluster_ca_der
+                    .iter()
+                    .map(|der| CertificateDer::from(der.clone())),
+            );
+            if ignored > 0 {
+                tracing::warn!(ignored, "Some cluster CA certificates cannot be used");
+            }
+            roots
+        }
         None => system_roots(),
     };
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+    let builder = builder.with_root_certificates(roots);
+    match &options.client_identity {
+        None => Ok(builder.with_no_client_auth()),
+        Some(identity) => {
+            let (chain, key) = identity_parts(identity)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|error| ClientError::ClientIdentity {
+                    source_name: identity.source.clone(),
+                    problem: error.to_string(),
+                })
+        }
+    }
+}
+
+type IdentityParts = (
+    Vec<CertificateDer<'static>>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+);
+
+fn identity_parts(identity: &ClientIdentity) -> Result<IdentityParts, ClientError> {
+    let invalid = |problem: String| ClientError::ClientIdentity {
+        source_name: identity.source.clone(),
+        problem,
+    };
+    let chain = CertificateDer::pem_slice_iter(&identity.cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("the certificate is not valid PEM ({e})")))?;
+    if chain.is_empty() {
+        return Err(invalid("no CERTIFICATE block found".to_owned()));
+    }
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&identity.key_pem)
+        .map_err(|e| invalid(format!("the private key is not usable PEM ({e})")))?;
+    Ok((chain, key))
 }
 
 fn roots_from_file(path: &Path) -> Result<RootCertStore, ClientError> {

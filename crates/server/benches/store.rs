@@ -145,11 +145,11 @@ fn bench(c: &mut Criterion) {
     let store = store_with_rates();
     let inventories = inventories();
     let now = at(16);
-    let published = view::build(&store, &inventories, now);
+    let published = view::build(&store, &inventories, &[], now);
     assert_eq!(published.node_metrics.len(), NODES);
     assert_eq!(published.pod_metrics.len(), NODES * PODS_PER_NODE);
     group.bench_function("build", |b| {
-        b.iter(|| view::build(black_box(&store), black_box(&inventories), now));
+        b.iter(|| view::build(black_box(&store), black_box(&inventories), &[], now));
     });
     group.finish();
 }

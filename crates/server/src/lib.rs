@@ -3,16 +3,16 @@
 //!
 //! Data flow, one tick every `--metric-resolution`:
 //!
-//! 1. [`target`]: the nodes to scrape and how to reach each (URL, TLS,
-//!    token). In standalone mode they come from the command line; the node
-//!    source is a seam so that an in-cluster source (API server nodes,
-//!    kubelet credentials) can be added without touching the rest.
+//! 1. The nodes to scrape and how to reach each: in standalone mode
+//!    [`target`] (the command line); in Kubernetes mode [`cluster`] (Node
+//!    objects watched from the API server, addresses by type, the node's
+//!    port and path annotation, and its Running pods).
 //! 2. `workingset_kubeclient::kubelet`: one bounded HTTP GET (timeout, size cap, TLS, bearer
 //!    token) per node and path.
 //! 3. [`decode`]: a kubelet `/metrics/resource` body → a [`point::NodeBatch`].
 //! 4. [`inventory`]: the node and pod objects (labels, capacity, creation
 //!    time) that the Metrics API joins with usage; in standalone mode read
-//!    from the agents themselves.
+//!    from the agents themselves, in Kubernetes mode the watched objects.
 //! 5. [`store`]: the last points per node and container, and the rate rules
 //!    (metrics-server's, with the documented improvements).
 //! 6. [`view`]: store + inventory → a [`view::Published`] snapshot, swapped
@@ -23,6 +23,7 @@
 //!    own figures (`/metrics`) and probes (`/livez`, `/readyz`).
 
 pub mod api;
+pub mod cluster;
 pub mod decode;
 pub mod inventory;
 pub mod point;

@@ -64,6 +64,7 @@ use workingset_httpd::stopped;
 pub use workingset_httpd::{TlsError, TlsFiles};
 
 use crate::api::{self, ApiState, Health};
+use crate::cluster::{Fleet, FleetSnapshot};
 use crate::decode::decode_resource;
 use crate::inventory::{self, NodeInventory};
 use crate::point::{NodeBatch, PodRef};
@@ -72,6 +73,7 @@ use crate::target::NodeSpec;
 use crate::telemetry::{SUCCESS, Telemetry};
 use crate::view::{self, Published};
 use workingset_kubeclient::kubelet::{ClientError, ClientOptions, ScrapeClient};
+use workingset_model::metrics::Pod;
 
 /// metrics-server's `--metric-resolution` as its manifests set it.
 pub const DEFAULT_RESOLUTION: Duration = Duration::from_secs(15);
@@ -99,8 +101,12 @@ pub struct ServerConfig {
     /// Longest time one node's requests may take (`--kubelet-request-timeout`);
     /// more than zero. Capped by what is left of the tick.
     pub scrape_timeout: Duration,
-    /// The nodes to scrape; at least one, names unique.
+    /// The nodes to scrape (standalone mode); at least one unless `fleet`
+    /// is given, names unique.
     pub nodes: Vec<NodeSpec>,
+    /// Kubernetes mode: the nodes and pods watched from the API server,
+    /// scraped instead of `nodes` and joined instead of each node's `/pods`.
+    pub fleet: Option<Arc<Fleet>>,
     /// How to reach them (TLS, token, size cap).
     pub client: ClientOptions,
     /// Also answer the read-only core requests kubectl makes
@@ -121,6 +127,7 @@ impl ServerConfig {
             resolution: DEFAULT_RESOLUTION,
             scrape_timeout: DEFAULT_SCRAPE_TIMEOUT,
             nodes,
+            fleet: None,
             client: ClientOptions::default(),
             core_api: true,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -315,7 +322,7 @@ fn validate(config: &ServerConfig) -> Result<(), StartError> {
     if config.scrape_timeout.is_zero() {
         return Err(StartError::ZeroScrapeTimeout);
     }
-    if config.nodes.is_empty() {
+    if config.nodes.is_empty() && config.fleet.is_none() {
         return Err(StartError::NoNodes);
     }
     let mut seen: HashMap<&str, &str> = HashMap::new();
@@ -366,25 +373,50 @@ impl Failure {
     }
 }
 
+/// One node to scrape this tick.
+#[derive(Debug)]
+struct Target {
+    spec: Arc<NodeSpec>,
+    /// The full URL of its resource metrics.
+    resource_url: String,
+    /// Standalone mode: refresh its inventory from the node itself. In
+    /// Kubernetes mode the API server's objects are the inventory.
+    refresh_inventory: bool,
+}
+
+impl Target {
+    fn standalone(spec: &NodeSpec) -> Arc<Self> {
+        Arc::new(Self {
+            resource_url: format!("{}/metrics/resource", spec.url),
+            spec: Arc::new(spec.clone()),
+            refresh_inventory: true,
+        })
+    }
+}
+
 /// What one node's task brought back.
 #[derive(Debug)]
 struct NodeScrape {
-    index: usize,
+    target: Arc<Target>,
     /// The decoded batch and when its response arrived.
     resource: Result<(NodeBatch, Timestamp), Failure>,
     resource_duration: Duration,
-    inventory: Result<NodeInventory, Failure>,
+    /// `None` when the inventory is not the node's to give.
+    inventory: Option<Result<NodeInventory, Failure>>,
 }
 
 impl NodeScrape {
     /// A node whose task did not bring anything back (aborted at the
     /// deadline, or panicked).
-    fn lost(index: usize, outcome: &'static str, message: &str, duration: Duration) -> Self {
+    fn lost(target: Arc<Target>, outcome: &'static str, message: &str, duration: Duration) -> Self {
+        let inventory = target
+            .refresh_inventory
+            .then(|| Err(Failure::new(outcome, message)));
         Self {
-            index,
+            target,
             resource: Err(Failure::new(outcome, message)),
             resource_duration: duration,
-            inventory: Err(Failure::new(outcome, message)),
+            inventory,
         }
     }
 }
@@ -403,14 +435,19 @@ struct NodeState {
 /// The tick loop's state; owned by its task.
 #[derive(Debug)]
 struct TickLoop {
-    nodes: Vec<Arc<NodeSpec>>,
+    /// Standalone mode's nodes, fixed for the server's life.
+    static_targets: Vec<Arc<Target>>,
+    /// Kubernetes mode's watched nodes and pods.
+    fleet: Option<Arc<Fleet>>,
     client: ScrapeClient,
     resolution: Duration,
     scrape_timeout: Duration,
     store: Store,
     inventories: BTreeMap<String, NodeInventory>,
-    /// Per configured node, in the order of `nodes`.
-    states: Vec<NodeState>,
+    /// Kubernetes mode: the running pods of the newest snapshot.
+    cluster_pods: Vec<Pod>,
+    /// Per node being scraped, by name.
+    states: HashMap<String, NodeState>,
     published: Arc<ArcSwap<Published>>,
     telemetry: Arc<Telemetry>,
 }
@@ -423,21 +460,34 @@ impl TickLoop {
         telemetry: Arc<Telemetry>,
     ) -> Self {
         Self {
-            nodes: config.nodes.iter().cloned().map(Arc::new).collect(),
+            static_targets: config.nodes.iter().map(Target::standalone).collect(),
+            fleet: config.fleet.clone(),
             client,
             resolution: config.resolution,
             scrape_timeout: config.scrape_timeout,
             store: Store::new(config.resolution),
             inventories: BTreeMap::new(),
-            states: config.nodes.iter().map(|_| NodeState::default()).collect(),
+            cluster_pods: Vec::new(),
+            states: HashMap::new(),
             published,
             telemetry,
         }
     }
 
     /// Ticks until `shutdown` is asked for; a tick in progress is abandoned
-    /// (its requests aborted) rather than waited for.
+    /// (its requests aborted) rather than waited for. In Kubernetes mode
+    /// the first tick waits for the first list of nodes and pods, as
+    /// metrics-server waits for its informers.
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        if let Some(fleet) = self.fleet.clone() {
+            tracing::info!("Waiting for the API server's nodes and pods");
+            tokio::select! {
+                biased;
+                () = stopped(&mut shutdown) => return,
+                () = fleet.wait_synced() => {}
+            }
+            tracing::info!("Nodes and pods listed");
+        }
         let mut ticker = tokio::time::interval(self.resolution);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
@@ -457,23 +507,88 @@ impl TickLoop {
         tracing::debug!("Tick loop stopped");
     }
 
+    /// This tick's targets. In Kubernetes mode also takes the pods and
+    /// node objects of the newest snapshot, and reports the nodes that
+    /// cannot be scraped.
+    fn targets(&mut self, now: Timestamp) -> (Vec<Arc<Target>>, Option<FleetSnapshot>) {
+        let Some(fleet) = &self.fleet else {
+            return (self.static_targets.clone(), None);
+        };
+        let snapshot = fleet.snapshot();
+        let targets = snapshot
+            .targets
+            .iter()
+            .map(|target| {
+                Arc::new(Target {
+                    resource_url: format!("{}{}", target.spec.url, target.resource_path),
+                    spec: Arc::new(target.spec.clone()),
+                    refresh_inventory: false,
+                })
+            })
+            .collect();
+        for unreachable in &snapshot.unreachable {
+            let node = unreachable.name.as_str();
+            self.store.record_failure(node, now);
+            self.telemetry
+                .record_scrape(node, ADDRESS_OUTCOME, Duration::ZERO);
+            let state = self.states.entry(unreachable.name.clone()).or_default();
+            if std::mem::replace(&mut state.scrape_failing, true) {
+                tracing::debug!(node, reason = %unreachable.reason, "Node still unreachable");
+            } else {
+                tracing::warn!(node, outcome = ADDRESS_OUTCOME, error = %unreachable.reason, "Node cannot be scraped");
+            }
+        }
+        (targets, Some(snapshot))
+    }
+
     async fn tick(&mut self) {
         let started = Instant::now();
         self.telemetry.tick_started(Timestamp::now());
-        let scrapes = self.scrape_all(started).await;
+        let (targets, snapshot) = self.targets(Timestamp::now());
+        let scrapes = self.scrape_all(&targets, started).await;
 
         let now = Timestamp::now();
         for scrape in scrapes {
             self.apply(scrape, now);
         }
-        // Only configured nodes are ever scraped, so this only matters once
-        // the node source can change; it keeps memory tied to that set.
-        let configured: HashSet<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
-        self.store.retain_nodes(|name| configured.contains(name));
+        // Memory stays tied to this tick's nodes: a node that left the
+        // cluster (or the selector) leaves the store, the inventories, the
+        // per-node state and the telemetry. An unreachable node stays, so
+        // its last figures are served within the store's grace.
+        let mut current: HashSet<String> = targets.iter().map(|t| t.spec.name.clone()).collect();
+        if let Some(snapshot) = snapshot {
+            current.extend(snapshot.unreachable.into_iter().map(|u| u.name));
+            // The API server's objects are the inventory, whole each tick.
+            let mut inventories: BTreeMap<String, NodeInventory> = snapshot
+                .targets
+                .into_iter()
+                .map(|target| {
+                    let inventory = NodeInventory {
+                        node: target.node,
+                        pods: Vec::new(),
+                    };
+                    (target.spec.name, inventory)
+                })
+                .collect();
+            // An unreachable node keeps its last object within the grace.
+            for name in &current {
+                if !inventories.contains_key(name)
+                    && let Some(previous) = self.inventories.remove(name)
+                {
+                    inventories.insert(name.clone(), previous);
+                }
+            }
+            self.inventories = inventories;
+            self.cluster_pods = snapshot.pods;
+        }
+        self.store.retain_nodes(|name| current.contains(name));
         self.inventories
-            .retain(|name, _| configured.contains(name.as_str()));
+            .retain(|name, _| current.contains(name.as_str()));
+        self.states
+            .retain(|name, _| current.contains(name.as_str()));
+        self.telemetry.retain_nodes(|name| current.contains(name));
 
-        let published = view::build(&self.store, &self.inventories, now);
+        let published = view::build(&self.store, &self.inventories, &self.cluster_pods, now);
         let without_rate: usize = published
             .pod_metrics
             .iter()
@@ -503,27 +618,31 @@ impl TickLoop {
         );
     }
 
-    /// Scrapes every node concurrently, each at its stagger offset, and
+    /// Scrapes every target concurrently, each at its stagger offset, and
     /// collects what came back by the join deadline.
-    async fn scrape_all(&self, started: Instant) -> Vec<NodeScrape> {
+    async fn scrape_all(&self, targets: &[Arc<Target>], started: Instant) -> Vec<NodeScrape> {
         let (budget, join_after) = tick_budget(self.resolution);
         let deadline = started + budget;
-        let count = self.nodes.len();
+        let count = targets.len();
         // Dropping the set (shutdown mid-tick) aborts every task in it.
         let mut tasks = JoinSet::new();
-        let mut pending: HashMap<tokio::task::Id, usize> = HashMap::with_capacity(count);
-        for (index, spec) in self.nodes.iter().enumerate() {
+        let mut pending: HashMap<tokio::task::Id, Arc<Target>> = HashMap::with_capacity(count);
+        for (index, target) in targets.iter().enumerate() {
+            let previous = if target.refresh_inventory {
+                self.inventories.get(&target.spec.name).cloned()
+            } else {
+                None
+            };
             let task = scrape_node(
-                index,
                 self.client.clone(),
-                Arc::clone(spec),
-                self.inventories.get(&spec.name).cloned(),
+                Arc::clone(target),
+                previous,
                 started + stagger_offset(index, count, budget),
                 deadline,
                 self.scrape_timeout,
             );
             let abort = tasks.spawn(task);
-            pending.insert(abort.id(), index);
+            pending.insert(abort.id(), Arc::clone(target));
         }
 
         let mut scrapes = Vec::with_capacity(count);
@@ -536,10 +655,10 @@ impl TickLoop {
                     scrapes.push(scrape);
                 }
                 Ok(Some(Err(error))) => {
-                    if let Some(index) = pending.remove(&error.id()) {
-                        tracing::error!(node = %self.nodes[index].name, %error, "A scrape task failed");
+                    if let Some(target) = pending.remove(&error.id()) {
+                        tracing::error!(node = %target.spec.name, %error, "A scrape task failed");
                         scrapes.push(NodeScrape::lost(
-                            index,
+                            target,
                             "task_failed",
                             "the scrape task failed",
                             started.elapsed(),
@@ -552,9 +671,9 @@ impl TickLoop {
                 }
             }
         }
-        for index in pending.into_values() {
+        for target in pending.into_values() {
             scrapes.push(NodeScrape::lost(
-                index,
+                target,
                 "timeout",
                 "still running at the end of the tick; aborted",
                 started.elapsed(),
@@ -567,17 +686,13 @@ impl TickLoop {
     /// telemetry and the log.
     fn apply(&mut self, scrape: NodeScrape, now: Timestamp) {
         let NodeScrape {
-            index,
+            target,
             resource,
             resource_duration,
             inventory,
         } = scrape;
-        let Some(spec) = self.nodes.get(index).cloned() else {
-            return;
-        };
-        let Some(state) = self.states.get_mut(index) else {
-            return;
-        };
+        let spec = &target.spec;
+        let state = self.states.entry(spec.name.clone()).or_default();
         let node = spec.name.as_str();
         let seconds = resource_duration.as_secs_f64();
         match resource {
@@ -601,7 +716,7 @@ impl TickLoop {
                 } else {
                     tracing::warn!(
                         node,
-                        url = %spec.url,
+                        url = %target.resource_url,
                         outcome = failure.outcome,
                         error = %failure.message,
                         seconds,
@@ -611,7 +726,8 @@ impl TickLoop {
             }
         }
         match inventory {
-            Ok(inventory) => {
+            None => {}
+            Some(Ok(inventory)) => {
                 self.inventories.insert(spec.name.clone(), inventory);
                 state.inventory_refreshed = Some(now);
                 self.telemetry.record_inventory(node, SUCCESS);
@@ -619,7 +735,7 @@ impl TickLoop {
                     tracing::info!(node, "Node inventory refresh recovered");
                 }
             }
-            Err(failure) => {
+            Some(Err(failure)) => {
                 self.telemetry.record_inventory(node, failure.outcome);
                 let grace = self
                     .resolution
@@ -647,13 +763,15 @@ impl TickLoop {
     }
 }
 
-/// One node's work for one tick: wait for its offset, then fetch
-/// `/metrics/resource` and refresh the inventory concurrently, both within
-/// `min(scrape_timeout, what is left until deadline)`.
+/// The outcome label of a node that has no address of a preferred type.
+pub const ADDRESS_OUTCOME: &str = "address";
+
+/// One node's work for one tick: wait for its offset, then fetch its
+/// resource metrics and (standalone) refresh the inventory concurrently,
+/// both within `min(scrape_timeout, what is left until deadline)`.
 async fn scrape_node(
-    index: usize,
     client: ScrapeClient,
-    spec: Arc<NodeSpec>,
+    target: Arc<Target>,
     previous: Option<NodeInventory>,
     start_at: Instant,
     deadline: Instant,
@@ -661,10 +779,10 @@ async fn scrape_node(
 ) -> NodeScrape {
     tokio::time::sleep_until(start_at).await;
     let timeout = scrape_timeout.min(deadline.saturating_duration_since(Instant::now()));
+    let spec = &target.spec;
     let resource = async {
         let started = Instant::now();
-        let url = format!("{}/metrics/resource", spec.url);
-        let result = match client.get(&url, timeout).await {
+        let result = match client.get(&target.resource_url, timeout).await {
             Ok(body) => {
                 let received_at = Timestamp::now();
                 decode_resource(&body, &spec.name, received_at)
@@ -676,13 +794,18 @@ async fn scrape_node(
         (result, started.elapsed())
     };
     let inventory = async {
-        inventory::refresh(&client, &spec, previous.as_ref(), timeout)
-            .await
-            .map_err(|error| Failure::new(error.outcome(), error))
+        if !target.refresh_inventory {
+            return None;
+        }
+        Some(
+            inventory::refresh(&client, spec, previous.as_ref(), timeout)
+                .await
+                .map_err(|error| Failure::new(error.outcome(), error)),
+        )
     };
     let ((resource, resource_duration), inventory) = tokio::join!(resource, inventory);
     NodeScrape {
-        index,
+        target,
         resource,
         resource_duration,
         inventory,

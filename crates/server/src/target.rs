@@ -2,8 +2,8 @@
 //!
 //! In standalone mode they come from `--node NAME=URL` flags
 //! ([`NodeSpec::parse_flag`]) and `--nodes-file` ([`parse_nodes_file`]).
-//! This is the seam where an in-cluster node source (nodes from the API
-//! server, addresses by type) will plug in.
+//! In Kubernetes mode the nodes come from the API server instead
+//! ([`crate::cluster`]).
 //!
 //! Everything is checked up front, so a typo fails the start with a message
 //! naming the flag or line and showing the expected form, instead of

@@ -9,8 +9,9 @@
 //! `promtool check metrics` and any Prometheus-format scraper accept it.
 //!
 //! Cardinality is bounded by construction: the `node` label only takes the
-//! configured node names (fixed at [`Telemetry::new`]; reports about any
-//! other name are dropped), `outcome` only the `&'static str` outcomes of
+//! names of the nodes being scraped (the configured ones in standalone
+//! mode; in Kubernetes mode the tick loop drops nodes that left the cluster
+//! with [`Telemetry::retain_nodes`]), `outcome` only the `&'static str` outcomes of
 //! the client, decoder and inventory errors, `route` only route names and
 //! `code` only status codes.
 //!
@@ -50,7 +51,7 @@ struct State {
     ticks: u64,
     tick_seconds_total: f64,
     last_tick_seconds: Option<f64>,
-    /// Configured nodes only; see the module docs.
+    /// The nodes being scraped only; see the module docs.
     nodes: BTreeMap<String, NodeFigures>,
     points: u64,
     containers_without_rate: u64,
@@ -65,6 +66,18 @@ struct NodeFigures {
     inventory_refreshes: BTreeMap<&'static str, u64>,
 }
 
+impl NodeFigures {
+    /// Zero series from the start, so `rate()` sees the first success and
+    /// dashboards list every node.
+    fn zero() -> Self {
+        Self {
+            scrapes: BTreeMap::from([(SUCCESS, 0)]),
+            inventory_refreshes: BTreeMap::from([(SUCCESS, 0)]),
+            ..NodeFigures::default()
+        }
+    }
+}
+
 impl Telemetry {
     /// Figures for a server that ticks every `resolution` and scrapes
     /// `nodes` (the only values the `node` label will take).
@@ -75,16 +88,7 @@ impl Telemetry {
     {
         let nodes = nodes
             .into_iter()
-            .map(|name| {
-                // Zero series from the start, so `rate()` sees the first
-                // success and dashboards list every configured node.
-                let figures = NodeFigures {
-                    scrapes: BTreeMap::from([(SUCCESS, 0)]),
-                    inventory_refreshes: BTreeMap::from([(SUCCESS, 0)]),
-                    ..NodeFigures::default()
-                };
-                (name.into(), figures)
-            })
+            .map(|name| (name.into(), NodeFigures::zero()))
             .collect();
         Self {
             resolution,
@@ -120,7 +124,11 @@ impl Telemetry {
     pub fn record_scrape(&self, node: &str, outcome: &'static str, duration: Duration) {
         let seconds = duration.as_secs_f64();
         let mut state = self.state();
-        if let Some(figures) = state.nodes.get_mut(node) {
+        let figures = state
+            .nodes
+            .entry(node.to_owned())
+            .or_insert_with(NodeFigures::zero);
+        {
             figures.last_scrape_seconds = Some(seconds);
             figures.scrape_seconds_total += seconds;
             *figures.scrapes.entry(outcome).or_insert(0) += 1;
@@ -134,6 +142,11 @@ impl Telemetry {
         if let Some(figures) = state.nodes.get_mut(node) {
             *figures.inventory_refreshes.entry(outcome).or_insert(0) += 1;
         }
+    }
+
+    /// Forgets the nodes `keep` says no to: they are no longer scraped.
+    pub fn retain_nodes(&self, keep: impl Fn(&str) -> bool) {
+        self.state().nodes.retain(|name, _| keep(name));
     }
 
     /// The store holds `points` points now.
@@ -450,10 +463,12 @@ mod tests {
         telemetry.record_scrape("n1", SUCCESS, Duration::from_millis(120));
         telemetry.record_scrape("n1", SUCCESS, Duration::from_millis(80));
         telemetry.record_scrape("n2", "timeout", Duration::from_secs(10));
-        // Not configured: never becomes a label value.
+        // A node that left the fleet: the tick loop drops it, and it is
+        // no label value any more.
         telemetry.record_scrape("intruder", SUCCESS, Duration::from_millis(1));
         telemetry.record_inventory("n2", "connect");
         telemetry.record_inventory("intruder", "connect");
+        telemetry.retain_nodes(|node| node != "intruder");
         telemetry.tick_finished(Duration::from_millis(250));
         telemetry.tick_finished(Duration::from_millis(750));
         telemetry.set_points(42);

@@ -71,9 +71,12 @@ impl workingset_model::select::Catalog for Published {
 /// - `nodes` and `pods`: every inventory object, sorted. A pod listed by two
 ///   inventories appears once: the copy from the node whose figures the
 ///   store serves for it, else the one from the first node by name.
+/// - `cluster_pods`: Kubernetes mode's pods, listed by the API server
+///   rather than by a node; joined by namespace and name like the rest.
 pub fn build(
     store: &Store,
     inventories: &BTreeMap<String, NodeInventory>,
+    cluster_pods: &[Pod],
     now: Timestamp,
 ) -> Published {
     let mut node_metrics = Vec::new();
@@ -103,6 +106,7 @@ pub fn build(
     let mut listed: Vec<(&Pod, &str)> = inventories
         .iter()
         .flat_map(|(node, inventory)| inventory.pods.iter().map(move |pod| (pod, node.as_str())))
+        .chain(cluster_pods.iter().map(|pod| (pod, "")))
         .collect();
     listed.sort_by(|(a, _), (b, _)| namespace_and_name(a).cmp(&namespace_and_name(b)));
 
@@ -294,7 +298,7 @@ mod tests {
             },
         );
 
-        let published = build(&store, &inventories, at(20));
+        let published = build(&store, &inventories, &[], at(20));
         assert_eq!(published.built_at, at(20));
         let names = |items: Vec<(&str, &str)>| {
             items
@@ -362,12 +366,12 @@ mod tests {
                 pods: vec![pod_object("ns", "p", &[])],
             },
         )]);
-        let served = build(&store, &inventories, at(45));
+        let served = build(&store, &inventories, &[], at(45));
         assert_eq!(
             (served.node_metrics.len(), served.pod_metrics.len()),
             (1, 1)
         );
-        let stale = build(&store, &inventories, at(46));
+        let stale = build(&store, &inventories, &[], at(46));
         assert!(stale.node_metrics.is_empty() && stale.pod_metrics.is_empty());
         assert_eq!(
             (stale.nodes.len(), stale.pods.len()),
@@ -396,7 +400,7 @@ mod tests {
                 },
             ),
         ]);
-        let published = build(&store, &inventories, at(15));
+        let published = build(&store, &inventories, &[], at(15));
         assert_eq!(published.pods.len(), 1);
         assert_eq!(published.pods[0].metadata.labels["from"], "b");
         assert_eq!(published.pod_metrics.len(), 1);

@@ -363,6 +363,14 @@ fn handle(mut stream: TcpStream, shared: &Shared, stop: &AtomicBool) -> io::Resu
             b"method not allowed\n",
         );
     }
+    // Any path ending in /metrics/resource: nodes can be given another
+    // scrape path (metrics-server's per-node annotation); `requests` tells
+    // which one was asked.
+    let path = if path.ends_with("/metrics/resource") {
+        "/metrics/resource"
+    } else {
+        path
+    };
     match path {
         "/metrics/resource" => {
             let behaviour = *lock(&shared.behaviour);

@@ -20,6 +20,7 @@ pub mod fake_agent;
 pub mod kube;
 mod own_cgroup;
 pub mod process;
+pub mod stub_apiserver;
 pub mod workload;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -21,6 +21,7 @@ use workingset_kubeclient::{KubeArgs, parse_go_bool};
 use workingset_local::LocalMachine;
 use workingset_model::duration::GoDuration;
 use workingset_model::selector::GoQuoted;
+use workingset_server::cluster::AddressType;
 use workingset_server::target::NodeSpec;
 
 /// workingset: from cgroup files to `kubectl top`, with every number explained.
@@ -363,16 +364,61 @@ impl ScrapeArgs {
             insecure_tls: self.kubelet_insecure_tls,
             token_file: self.kubelet_token_file.clone(),
             max_body_bytes: self.max_response_bytes,
+            ..ClientOptions::default()
         }
     }
 }
 
-/// `workingset server`: the metrics server in standalone mode.
+/// Kubernetes mode: nodes and pods from an API server, kubelets reached
+/// as metrics-server reaches them. Flag names and defaults are
+/// metrics-server's.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Kubernetes mode: watch nodes and pods through this kubeconfig. In a
+    /// pod (KUBERNETES_SERVICE_HOST set) with no --node or --nodes-file,
+    /// the in-cluster service account is used without it.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The order in which to pick a node's address to scrape: the first
+    /// address of the first type the node has.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "TYPES",
+        default_value = "Hostname,InternalDNS,InternalIP,ExternalDNS,ExternalIP"
+    )]
+    pub kubelet_preferred_address_types: Vec<AddressType>,
+    /// The port kubelets serve on.
+    #[arg(long, default_value_t = 10250, value_name = "PORT")]
+    pub kubelet_port: u16,
+    /// Use the port a node reports (status.daemonEndpoints.kubeletEndpoint.port)
+    /// instead of --kubelet-port when it reports one.
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub kubelet_use_node_status_port: bool,
+    /// Scrape only nodes whose labels match (label selector: '=', '==',
+    /// '!=', 'in', 'notin', 'key', '!key').
+    #[arg(short = 'l', long, value_name = "SELECTOR", default_value = "")]
+    pub node_selector: String,
+    /// PEM client certificate presented to kubelets (with --kubelet-client-key).
+    #[arg(long, value_name = "FILE", requires = "kubelet_client_key")]
+    pub kubelet_client_certificate: Option<PathBuf>,
+    /// The PEM private key of --kubelet-client-certificate.
+    #[arg(long, value_name = "FILE", requires = "kubelet_client_certificate")]
+    pub kubelet_client_key: Option<PathBuf>,
+    /// Scrape kubelets over plain HTTP with no credentials (testing only).
+    #[arg(long, value_parser = parse_go_bool, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub deprecated_kubelet_completely_insecure: bool,
+}
+
+/// `workingset server`: the metrics server, standalone or in a cluster.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
     /// Nodes, listen address, client and TLS flags.
     #[command(flatten)]
     pub scrape: ScrapeArgs,
+    /// Kubernetes mode.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Time between two scrapes of every node; the Metrics API's figures are
     /// rates over about this window (Go duration).
     #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = parse_positive_duration)]

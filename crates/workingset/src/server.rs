@@ -8,14 +8,16 @@
 //! own `Listening` line out, so the only one is the server's, the address
 //! users and scripts want.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
 use tokio::time::Instant;
 use workingset_agent::http::{AgentConfig, DEFAULT_SHUTDOWN_GRACE, MachineFacts};
-use workingset_kubeclient::kubelet::{ClientOptions, ScrapeClient};
+use workingset_kubeclient::kubelet::{ClientIdentity, ClientOptions, ScrapeClient};
 use workingset_sampling::sampler::Sampler;
+use workingset_server::cluster::{Fleet, KubeletAddressing};
 use workingset_server::run::{ServerConfig, StartError, TlsFiles};
 use workingset_server::target::{self, NodeSpec, TargetError};
 
@@ -40,7 +42,10 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM right after "Listening" means a clean stop.
     let mut signals = Signals::install()?;
     let nodes = configured_nodes(&args.scrape)?;
-    let config = server_config(&args.scrape, args.metric_resolution.0, nodes);
+    let mut config = server_config(&args.scrape, args.metric_resolution.0, nodes);
+    if let Some(kube_config) = kubernetes_mode(&args).await? {
+        cluster_config(&args, kube_config, &mut config)?;
+    }
     let server = workingset_server::run::start(config)
         .await
         .map_err(|error| start_error(error, None))?;
@@ -117,6 +122,106 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The API server's client configuration when the server runs in
+/// Kubernetes mode: with `--kubeconfig`, or in a pod when no node is given
+/// on the command line. `None` is standalone mode.
+async fn kubernetes_mode(args: &ServerArgs) -> anyhow::Result<Option<kube::Config>> {
+    let standalone_nodes = !args.scrape.nodes.is_empty() || args.scrape.nodes_file.is_some();
+    match &args.cluster.kubeconfig {
+        Some(path) => {
+            if standalone_nodes {
+                return Err(anyhow!(
+                    "--kubeconfig discovers the nodes from the API server; drop --node and --nodes-file, or drop --kubeconfig to scrape only the nodes given"
+                ));
+            }
+            let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|error| {
+                anyhow!("cannot read the kubeconfig {}: {error}", path.display())
+            })?;
+            let config = kube::Config::from_custom_kubeconfig(
+                kubeconfig,
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .map_err(|error| anyhow!("cannot use the kubeconfig {}: {error}", path.display()))?;
+            Ok(Some(config))
+        }
+        None if !standalone_nodes && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+            let config = kube::Config::incluster().map_err(|error| {
+                anyhow!("running in a pod, but its service account cannot be used: {error}; give --kubeconfig, or --node/--nodes-file for standalone mode")
+            })?;
+            Ok(Some(config))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Turns `config` into Kubernetes mode: nodes and pods watched through
+/// `kube_config`, kubelets reached as metrics-server reaches them (the
+/// cluster CA and the service account's token unless flags say otherwise),
+/// and no core API of our own (the API server serves it).
+fn cluster_config(
+    args: &ServerArgs,
+    kube_config: kube::Config,
+    config: &mut ServerConfig,
+) -> anyhow::Result<()> {
+    let cluster = &args.cluster;
+    let node_selector = match cluster.node_selector.trim() {
+        "" => None,
+        text => Some(
+            workingset_model::selector::LabelSelector::parse(text)
+                .map_err(|error| anyhow!("invalid --node-selector: {error}"))?,
+        ),
+    };
+    let insecure = cluster.deprecated_kubelet_completely_insecure;
+    if insecure
+        && (args.scrape.kubelet_insecure_tls
+            || args.scrape.kubelet_certificate_authority.is_some()
+            || cluster.kubelet_client_certificate.is_some())
+    {
+        return Err(anyhow!(
+            "--deprecated-kubelet-completely-insecure cannot be used with --kubelet-insecure-tls, --kubelet-certificate-authority or --kubelet-client-certificate: it scrapes over plain HTTP"
+        ));
+    }
+    let addressing = KubeletAddressing {
+        address_types: cluster.kubelet_preferred_address_types.clone(),
+        port: cluster.kubelet_port,
+        use_node_status_port: cluster.kubelet_use_node_status_port,
+        scheme: if insecure { "http" } else { "https" },
+    };
+
+    let mut client = args.scrape.client_options();
+    if !insecure {
+        if client.ca_file.is_none() && !client.insecure_tls {
+            client.cluster_ca_der = kube_config.root_cert.clone().unwrap_or_default();
+        }
+        if client.token_file.is_none() {
+            client.token_file = kube_config.auth_info.token_file.as_ref().map(PathBuf::from);
+        }
+        if let (Some(cert), Some(key)) = (
+            &cluster.kubelet_client_certificate,
+            &cluster.kubelet_client_key,
+        ) {
+            let read = |path: &Path| {
+                std::fs::read(path)
+                    .map_err(|error| anyhow!("cannot read {}: {error}", path.display()))
+            };
+            client.client_identity = Some(ClientIdentity {
+                source: cert.display().to_string(),
+                cert_pem: read(cert)?,
+                key_pem: read(key)?,
+            });
+        }
+    }
+
+    let api = kube::Client::try_from(kube_config)
+        .map_err(|error| anyhow!("cannot build the API server client: {error}"))?;
+    config.fleet = Some(Arc::new(Fleet::watch(api, addressing, node_selector)));
+    config.client = client;
+    // Behind the aggregator the API server answers the core requests.
+    config.core_api = false;
+    Ok(())
+}
+
 /// This machine as a node of the server.
 fn local_node(name: &str, url: &str) -> anyhow::Result<NodeSpec> {
     NodeSpec::parse_flag(&format!("{name}={url}")).map_err(|error| match error {
@@ -158,6 +263,7 @@ fn server_config(args: &ScrapeArgs, resolution: Duration, nodes: Vec<NodeSpec>) 
         resolution,
         scrape_timeout: args.kubelet_request_timeout.0,
         nodes,
+        fleet: None,
         client: args.client_options(),
         // Standalone: no API server in front, so kubectl's core requests
         // (nodes, pods) are answered here too.
@@ -171,7 +277,9 @@ fn server_config(args: &ScrapeArgs, resolution: Duration, nodes: Vec<NodeSpec>) 
 fn start_error(error: StartError, local: Option<&str>) -> anyhow::Error {
     match error {
         StartError::NoNodes => {
-            anyhow!("no nodes to scrape: give --node NAME=URL (repeatable) or --nodes-file FILE")
+            anyhow!(
+                "no nodes to scrape: give --node NAME=URL (repeatable) or --nodes-file FILE, or --kubeconfig FILE to scrape a cluster's nodes"
+            )
         }
         StartError::DuplicateNode { name, second, .. } if Some(name.as_str()) == local => anyhow!(
             "the node {name:?} is configured twice: it is this machine's name and also given for {second}; rename the --node or choose this machine's name with --node-name"

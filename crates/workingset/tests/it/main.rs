@@ -7,6 +7,7 @@ mod agent;
 mod docker;
 mod explain;
 mod fixture_machine;
+mod kubernetes;
 mod plugin;
 mod release;
 mod remote;
