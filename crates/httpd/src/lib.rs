@@ -8,6 +8,7 @@
 //! acceptor it takes. What is served (routes, auth) is the caller's.
 
 mod lifecycle;
+pub mod secure;
 mod server;
 mod tls;
 

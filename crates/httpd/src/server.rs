@@ -9,6 +9,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -22,6 +23,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
+use crate::secure::PeerCertificates;
 use crate::stopped;
 
 /// Connections served at once; more wait in the kernel's accept queue.
@@ -120,14 +122,26 @@ async fn connection(
     // Responses are written whole; do not let Nagle delay their last segment.
     let _ = stream.set_nodelay(true);
     let Some(acceptor) = tls else {
-        return http(TokioIo::new(stream), peer, router, shutdown).await;
+        return http(TokioIo::new(stream), peer, None, router, shutdown).await;
     };
     let handshake = tokio::select! {
         () = stopped(&mut shutdown) => return,
         handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => handshake,
     };
     match handshake {
-        Ok(Ok(stream)) => http(TokioIo::new(stream), peer, router, shutdown).await,
+        Ok(Ok(stream)) => {
+            let certificates = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .filter(|chain| !chain.is_empty())
+                .map(|chain| {
+                    PeerCertificates(Arc::new(
+                        chain.iter().map(|c| c.clone().into_owned()).collect(),
+                    ))
+                });
+            http(TokioIo::new(stream), peer, certificates, router, shutdown).await;
+        }
         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
@@ -135,11 +149,19 @@ async fn connection(
 
 /// Serves HTTP/1.1 on an established connection; at shutdown, finishes the
 /// request in flight (if any) and closes.
-async fn http<I>(io: I, peer: SocketAddr, router: Router, mut shutdown: watch::Receiver<bool>)
-where
+async fn http<I>(
+    io: I,
+    peer: SocketAddr,
+    certificates: Option<PeerCertificates>,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        if let Some(certificates) = &certificates {
+            request.extensions_mut().insert(certificates.clone());
+        }
         router.clone().oneshot(request)
     });
     let mut builder = http1::Builder::new();

@@ -75,6 +75,24 @@ pub enum TlsError {
         #[source]
         source: rustls::Error,
     },
+    /// `--tls-cipher-suites` names a suite that is not served.
+    #[error("--tls-cipher-suites: {name} is not supported; supported TLS 1.2 suites: {supported}")]
+    CipherSuite {
+        /// The name as given.
+        name: String,
+        /// What can be named.
+        supported: String,
+    },
+    /// The self-signed certificate could not be made.
+    #[error(
+        "cannot create a self-signed serving certificate in {dir}: {problem}; give --tls-cert-file and --tls-private-key-file, or a writable --cert-dir"
+    )]
+    SelfSigned {
+        /// The certificate directory.
+        dir: PathBuf,
+        /// What failed.
+        problem: String,
+    },
 }
 
 /// Loads the files and builds the acceptor (HTTP/1.1 only, no client
@@ -100,7 +118,7 @@ pub fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = std::fs::read(path).map_err(|source| TlsError::CertFileRead {
         path: path.to_owned(),
         source,
@@ -118,7 +136,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = std::fs::read(path).map_err(|source| TlsError::KeyFileRead {
         path: path.to_owned(),
         source,

@@ -160,6 +160,49 @@ impl Status {
         }
     }
 
+    /// `errors.NewUnauthorized("")`: the API server's answer to a request
+    /// whose credentials did not authenticate.
+    pub fn unauthorized() -> Self {
+        Self {
+            code: 401,
+            reason: "Unauthorized".to_owned(),
+            message: "Unauthorized".to_owned(),
+            details: None,
+        }
+    }
+
+    /// `errors.NewForbidden`: `resource.group "name" is forbidden: why`,
+    /// or `forbidden: why` for a path that is no resource (empty
+    /// `resource`).
+    pub fn forbidden(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        let mut message = String::new();
+        if resource.is_empty() && group.is_empty() {
+            message.push_str("forbidden: ");
+        } else {
+            message.push_str(resource);
+            if !group.is_empty() {
+                message.push('.');
+                message.push_str(group);
+            }
+            if !name.is_empty() {
+                let _ = write!(message, " {}", GoQuoted(name));
+            }
+            message.push_str(" is forbidden: ");
+        }
+        message.push_str(why);
+        Self {
+            code: 403,
+            reason: "Forbidden".to_owned(),
+            message,
+            details: Some(Box::new(StatusDetails {
+                name: name.to_owned(),
+                group: group.to_owned(),
+                kind: resource.to_owned(),
+                causes: Vec::new(),
+            })),
+        }
+    }
+
     /// The JSON body.
     pub fn to_json(&self) -> Vec<u8> {
         // Serialising plain strings and integers cannot fail.

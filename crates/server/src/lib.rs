@@ -21,6 +21,9 @@
 //!    core requests kubectl makes in standalone mode, health, `/metrics`.
 //! 8. [`run`]: the tick loop and the server's lifetime; [`telemetry`]: its
 //!    own figures (`/metrics`) and probes (`/livez`, `/readyz`).
+//! 9. [`secure`]: Kubernetes mode's gate in front of [`api`]: delegated
+//!    authentication (front proxy, client certificates, TokenReview) and
+//!    authorization (SubjectAccessReview), on an HTTPS-only port.
 
 pub mod api;
 pub mod cluster;
@@ -28,6 +31,7 @@ pub mod decode;
 pub mod inventory;
 pub mod point;
 pub mod run;
+pub mod secure;
 pub mod store;
 pub mod target;
 pub mod telemetry;

@@ -68,10 +68,12 @@ use crate::cluster::{Fleet, FleetSnapshot};
 use crate::decode::decode_resource;
 use crate::inventory::{self, NodeInventory};
 use crate::point::{NodeBatch, PodRef};
+use crate::secure::Guard;
 use crate::store::{self, Store};
 use crate::target::NodeSpec;
 use crate::telemetry::{SUCCESS, Telemetry};
 use crate::view::{self, Published};
+use workingset_httpd::secure::SecureTls;
 use workingset_kubeclient::kubelet::{ClientError, ClientOptions, ScrapeClient};
 use workingset_model::metrics::Pod;
 
@@ -96,6 +98,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Kubernetes mode's secure port: HTTPS only (reloaded certificate,
+    /// versions, suites, client certificates) and every request
+    /// authenticated and authorized. Takes precedence over `tls`.
+    pub secure: Option<SecurePort>,
     /// Time between two ticks (`--metric-resolution`); more than zero.
     pub resolution: Duration,
     /// Longest time one node's requests may take (`--kubelet-request-timeout`);
@@ -124,6 +130,7 @@ impl ServerConfig {
         Self {
             listen,
             tls: None,
+            secure: None,
             resolution: DEFAULT_RESOLUTION,
             scrape_timeout: DEFAULT_SCRAPE_TIMEOUT,
             nodes,
@@ -133,6 +140,15 @@ impl ServerConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
+}
+
+/// The secure port of Kubernetes mode.
+#[derive(Debug, Clone)]
+pub struct SecurePort {
+    /// Serving certificate and TLS settings.
+    pub tls: SecureTls,
+    /// Authentication and authorization of every request.
+    pub guard: Arc<Guard>,
 }
 
 /// Why the server could not start. File errors name the file.
@@ -244,9 +260,10 @@ pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
     // Every file is read before binding, so a bad file never leaves a
     // half-started server behind.
     let client = ScrapeClient::new(&config.client)?;
-    let acceptor = match &config.tls {
-        Some(files) => Some(workingset_httpd::tls_acceptor(files)?),
-        None => None,
+    let acceptor = match (&config.secure, &config.tls) {
+        (Some(secure), _) => Some(workingset_httpd::secure::secure_acceptor(&secure.tls)?),
+        (None, Some(files)) => Some(workingset_httpd::tls_acceptor(files)?),
+        (None, None) => None,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -284,12 +301,18 @@ pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
     let ticks = tokio::spawn(tick_loop.run(receiver.clone()));
 
     let health: Arc<dyn Health> = telemetry;
-    let router = api::router(ApiState {
+    let mut router = api::router(ApiState {
         published,
         health,
         core_api: config.core_api,
         proxy,
     });
+    if let Some(secure) = &config.secure {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&secure.guard),
+            crate::secure::guard,
+        ));
+    }
     let tls = acceptor.is_some();
     let http = tokio::spawn(workingset_httpd::serve(
         listener,

@@ -71,6 +71,7 @@ pub struct StubUser {
 enum Kind {
     Node,
     Pod,
+    ConfigMap,
 }
 
 #[derive(Debug)]
@@ -240,6 +241,28 @@ impl StubApiServer {
             "ADDED"
         };
         self.change(Kind::Pod, key, event, Some(pod));
+    }
+
+    /// Adds or replaces a configmap (listed and watched in its namespace).
+    pub fn put_configmap(&self, configmap: Value) {
+        let key = format!(
+            "{}/{}",
+            configmap["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default(),
+            configmap["metadata"]["name"].as_str().unwrap_or_default()
+        );
+        let event = if self
+            .shared
+            .state()
+            .objects
+            .contains_key(&(Kind::ConfigMap, key.clone()))
+        {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        self.change(Kind::ConfigMap, key, event, Some(configmap));
     }
 
     /// Deletes a pod.
@@ -458,10 +481,23 @@ fn answer(writer: &mut TcpStream, shared: &Shared, request: &Recorded) -> std::i
             &status(code, "InternalError", "the stub was told to fail"),
         );
     }
+    // Collections: nodes, pods of all namespaces, configmaps of one.
+    let configmaps_of = request
+        .path
+        .strip_prefix("/api/v1/namespaces/")
+        .and_then(|rest| rest.strip_suffix("/configmaps"))
+        .filter(|namespace| !namespace.contains('/'));
     let kind = match request.path.as_str() {
         "/api/v1/nodes" => Some(Kind::Node),
         "/api/v1/pods" => Some(Kind::Pod),
+        _ if configmaps_of.is_some() => Some(Kind::ConfigMap),
         _ => None,
+    };
+    let namespace = configmaps_of.map(|ns| format!("{ns}/"));
+    let in_namespace = |key: &str| {
+        namespace
+            .as_deref()
+            .is_none_or(|prefix| key.starts_with(prefix))
     };
     match (request.method.as_str(), kind) {
         ("GET", Some(kind)) => {
@@ -476,13 +512,16 @@ fn answer(writer: &mut TcpStream, shared: &Shared, request: &Recorded) -> std::i
             let items: Vec<Value> = state
                 .objects
                 .iter()
-                .filter(|((k, _), object)| *k == kind && selected(object, &request.query))
+                .filter(|((k, key), object)| {
+                    *k == kind && in_namespace(key) && selected(object, &request.query)
+                })
                 .map(|(_, object)| shaped(object, metadata_only))
                 .collect();
             let (list_kind, api_version) = match (metadata_only, kind) {
                 (true, _) => ("PartialObjectMetadataList", "meta.k8s.io/v1"),
                 (false, Kind::Node) => ("NodeList", "v1"),
                 (false, Kind::Pod) => ("PodList", "v1"),
+                (false, Kind::ConfigMap) => ("ConfigMapList", "v1"),
             };
             let body = json!({
                 "kind": list_kind, "apiVersion": api_version,
@@ -644,4 +683,53 @@ fn watch(
     drop(state);
     writer.write_all(b"0\r\n\r\n")?;
     writer.flush()
+}
+
+/// A test certificate authority that signs client certificates (PEM).
+pub struct TestCa {
+    /// The CA certificate.
+    pub cert_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl std::fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestCa").finish_non_exhaustive()
+    }
+}
+
+impl TestCa {
+    /// A fresh CA named `name`.
+    pub fn new(name: &str) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let key = must(KeyPair::generate(), "CA key");
+        let mut params = must(CertificateParams::new(Vec::<String>::new()), "CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{name} {}", std::process::id()));
+        let cert = must(params.self_signed(&key), "CA certificate");
+        Self {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A client certificate for `common_name` in the groups `organizations`:
+    /// (certificate PEM, key PEM).
+    pub fn client(&self, common_name: &str, organizations: &[&str]) -> (String, String) {
+        use rcgen::{CertificateParams, DnType, KeyPair};
+        let key = must(KeyPair::generate(), "client key");
+        let mut params = must(CertificateParams::new(Vec::<String>::new()), "client");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        for organization in organizations {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, *organization);
+        }
+        let cert = must(params.signed_by(&key, &self.issuer), "client certificate");
+        (cert.pem(), key.serialize_pem())
+    }
 }

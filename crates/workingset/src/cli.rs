@@ -16,6 +16,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use workingset_agent::runtime::BlockingRuntimeNames;
 use workingset_cgroup::Config;
+use workingset_httpd::secure::TlsMinVersion;
 use workingset_kubeclient::kubelet::ClientOptions;
 use workingset_kubeclient::{KubeArgs, parse_go_bool};
 use workingset_local::LocalMachine;
@@ -410,6 +411,81 @@ pub struct ClusterArgs {
     pub deprecated_kubelet_completely_insecure: bool,
 }
 
+/// Kubernetes mode's secure port and its delegated authentication and
+/// authorization (k8s.io/apiserver's flags, as metrics-server has them).
+#[derive(Debug, Clone, Args)]
+pub struct SecureArgs {
+    /// Kubernetes mode: the HTTPS port (metrics-server's manifests use 10250).
+    #[arg(long, default_value_t = 443, value_name = "PORT")]
+    pub secure_port: u16,
+    /// Kubernetes mode: the address the secure port listens on.
+    #[arg(long, default_value = "0.0.0.0", value_name = "IP")]
+    pub bind_address: std::net::IpAddr,
+    /// Where the self-signed serving certificate is written when no
+    /// --tls-cert-file is given.
+    #[arg(
+        long,
+        default_value = "apiserver.local.config/certificates",
+        value_name = "DIR"
+    )]
+    pub cert_dir: PathBuf,
+    /// The lowest TLS version served: VersionTLS12 or VersionTLS13.
+    #[arg(long, default_value = "VersionTLS12", value_name = "VERSION")]
+    pub tls_min_version: TlsMinVersion,
+    /// TLS 1.2 cipher suites served (Go names, comma-separated)
+    /// [default: rustls' secure suites].
+    #[arg(long, value_delimiter = ',', value_name = "SUITES")]
+    pub tls_cipher_suites: Vec<String>,
+    /// PEM CA of client certificates (user = CN, groups = O) [default: the
+    /// extension-apiserver-authentication ConfigMap's].
+    #[arg(long, value_name = "FILE")]
+    pub client_ca_file: Option<PathBuf>,
+    /// PEM CA of the front proxy's client certificate [default: the
+    /// extension-apiserver-authentication ConfigMap's, with its names and
+    /// headers].
+    #[arg(long, value_name = "FILE")]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+    /// Common names allowed as front proxy (comma-separated); empty allows
+    /// any certificate the front-proxy CA signed.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub requestheader_allowed_names: Vec<String>,
+    /// Headers holding the user name [default: X-Remote-User].
+    #[arg(long, value_delimiter = ',', value_name = "HEADERS")]
+    pub requestheader_username_headers: Vec<String>,
+    /// Headers holding the groups [default: X-Remote-Group].
+    #[arg(long, value_delimiter = ',', value_name = "HEADERS")]
+    pub requestheader_group_headers: Vec<String>,
+    /// Prefixes of headers holding extra attributes [default: X-Remote-Extra-].
+    #[arg(long, value_delimiter = ',', value_name = "PREFIXES")]
+    pub requestheader_extra_headers_prefix: Vec<String>,
+    /// kubeconfig of the API server that reviews tokens and publishes the
+    /// authentication ConfigMap [default: the --kubeconfig one].
+    #[arg(long, value_name = "FILE")]
+    pub authentication_kubeconfig: Option<PathBuf>,
+    /// How long TokenReview answers are cached (Go duration).
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub authentication_token_webhook_cache_ttl: GoDuration,
+    /// kubeconfig of the API server that answers SubjectAccessReviews
+    /// [default: the --kubeconfig one].
+    #[arg(long, value_name = "FILE")]
+    pub authorization_kubeconfig: Option<PathBuf>,
+    /// Paths served without authorization (comma-separated; a trailing `*`
+    /// is a prefix).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "/healthz,/readyz,/livez",
+        value_name = "PATHS"
+    )]
+    pub authorization_always_allow_paths: Vec<String>,
+    /// How long allowed SubjectAccessReview answers are cached.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub authorization_webhook_cache_authorized_ttl: GoDuration,
+    /// How long denied SubjectAccessReview answers are cached.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub authorization_webhook_cache_unauthorized_ttl: GoDuration,
+}
+
 /// `workingset server`: the metrics server, standalone or in a cluster.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -419,6 +495,9 @@ pub struct ServerArgs {
     /// Kubernetes mode.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Kubernetes mode's secure port.
+    #[command(flatten)]
+    pub secure: SecureArgs,
     /// Time between two scrapes of every node; the Metrics API's figures are
     /// rates over about this window (Go duration).
     #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = parse_positive_duration)]

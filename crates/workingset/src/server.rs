@@ -15,10 +15,14 @@ use std::time::Duration;
 use anyhow::anyhow;
 use tokio::time::Instant;
 use workingset_agent::http::{AgentConfig, DEFAULT_SHUTDOWN_GRACE, MachineFacts};
+use workingset_httpd::secure::SecureTls;
 use workingset_kubeclient::kubelet::{ClientIdentity, ClientOptions, ScrapeClient};
 use workingset_sampling::sampler::Sampler;
 use workingset_server::cluster::{Fleet, KubeletAddressing};
+use workingset_server::run::SecurePort;
 use workingset_server::run::{ServerConfig, StartError, TlsFiles};
+use workingset_server::secure::authz::AuthorizerConfig;
+use workingset_server::secure::{Guard, RequestHeaderOptions, SecureOptions};
 use workingset_server::target::{self, NodeSpec, TargetError};
 
 use crate::cli::{ScrapeArgs, ServeArgs, ServerArgs};
@@ -28,6 +32,10 @@ use crate::signals::Signals;
 /// module only from `warn`, so its `Listening` line (an internal port) does
 /// not precede the server's.
 pub const SERVE_DEFAULT_LOG: &str = "info,workingset_agent::http=warn";
+
+/// `--listen`'s default: standalone mode serves loopback only.
+pub const STANDALONE_LISTEN: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8001);
 
 /// How long `serve` waits for the embedded agent's first sample before
 /// starting the server anyway (the first tick then fails and the next one
@@ -44,6 +52,7 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let nodes = configured_nodes(&args.scrape)?;
     let mut config = server_config(&args.scrape, args.metric_resolution.0, nodes);
     if let Some(kube_config) = kubernetes_mode(&args).await? {
+        secure_config(&args, &kube_config, &mut config).await?;
         cluster_config(&args, kube_config, &mut config)?;
     }
     let server = workingset_server::run::start(config)
@@ -134,16 +143,7 @@ async fn kubernetes_mode(args: &ServerArgs) -> anyhow::Result<Option<kube::Confi
                     "--kubeconfig discovers the nodes from the API server; drop --node and --nodes-file, or drop --kubeconfig to scrape only the nodes given"
                 ));
             }
-            let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|error| {
-                anyhow!("cannot read the kubeconfig {}: {error}", path.display())
-            })?;
-            let config = kube::Config::from_custom_kubeconfig(
-                kubeconfig,
-                &kube::config::KubeConfigOptions::default(),
-            )
-            .await
-            .map_err(|error| anyhow!("cannot use the kubeconfig {}: {error}", path.display()))?;
-            Ok(Some(config))
+            Ok(Some(load_kubeconfig(path).await?))
         }
         None if !standalone_nodes && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
             let config = kube::Config::incluster().map_err(|error| {
@@ -153,6 +153,78 @@ async fn kubernetes_mode(args: &ServerArgs) -> anyhow::Result<Option<kube::Confi
         }
         None => Ok(None),
     }
+}
+
+/// Kubernetes mode serves HTTPS only, on `--bind-address:--secure-port`,
+/// every request authenticated and authorized through the API server.
+async fn secure_config(
+    args: &ServerArgs,
+    kube_config: &kube::Config,
+    config: &mut ServerConfig,
+) -> anyhow::Result<()> {
+    let secure = &args.secure;
+    if args.scrape.listen != STANDALONE_LISTEN {
+        return Err(anyhow!(
+            "--listen is standalone mode's address; in Kubernetes mode the server listens on --bind-address and --secure-port (HTTPS)"
+        ));
+    }
+    let given = config.tls.take();
+    let (files, generated) = workingset_httpd::secure::serving_files(given, &secure.cert_dir)
+        .map_err(|error| anyhow!("{error}"))?;
+    if generated {
+        tracing::info!(dir = %secure.cert_dir.display(), "Generated a self-signed serving certificate");
+    }
+    let client_for = |path: &Option<PathBuf>| {
+        let path = path.clone();
+        async move {
+            let config = match path {
+                Some(path) => load_kubeconfig(&path).await?,
+                None => kube_config.clone(),
+            };
+            kube::Client::try_from(config)
+                .map_err(|error| anyhow!("cannot build the API server client: {error}"))
+        }
+    };
+    let authentication_client = client_for(&secure.authentication_kubeconfig).await?;
+    let authorization_client = client_for(&secure.authorization_kubeconfig).await?;
+    let guard = Guard::start(SecureOptions {
+        authentication_client: Some(authentication_client),
+        client_ca_file: secure.client_ca_file.clone(),
+        request_header: RequestHeaderOptions {
+            client_ca_file: secure.requestheader_client_ca_file.clone(),
+            allowed_names: secure.requestheader_allowed_names.clone(),
+            username_headers: secure.requestheader_username_headers.clone(),
+            group_headers: secure.requestheader_group_headers.clone(),
+            extra_prefixes: secure.requestheader_extra_headers_prefix.clone(),
+        },
+        token_cache_ttl: secure.authentication_token_webhook_cache_ttl.0,
+        anonymous: true,
+        authorization: AuthorizerConfig {
+            client: Some(authorization_client),
+            always_allow_paths: secure.authorization_always_allow_paths.clone(),
+            allowed_ttl: secure.authorization_webhook_cache_authorized_ttl.0,
+            denied_ttl: secure.authorization_webhook_cache_unauthorized_ttl.0,
+        },
+    })
+    .map_err(|error| anyhow!("{error}"))?;
+    config.listen = std::net::SocketAddr::new(secure.bind_address, secure.secure_port);
+    config.secure = Some(SecurePort {
+        tls: SecureTls {
+            files,
+            min_version: secure.tls_min_version,
+            cipher_suites: secure.tls_cipher_suites.clone(),
+        },
+        guard,
+    });
+    Ok(())
+}
+
+async fn load_kubeconfig(path: &Path) -> anyhow::Result<kube::Config> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .map_err(|error| anyhow!("cannot read the kubeconfig {}: {error}", path.display()))?;
+    kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|error| anyhow!("cannot use the kubeconfig {}: {error}", path.display()))
 }
 
 /// Turns `config` into Kubernetes mode: nodes and pods watched through
@@ -260,6 +332,7 @@ fn server_config(args: &ScrapeArgs, resolution: Duration, nodes: Vec<NodeSpec>) 
     ServerConfig {
         listen: args.listen,
         tls,
+        secure: None,
         resolution,
         scrape_timeout: args.kubelet_request_timeout.0,
         nodes,

@@ -1,18 +1,24 @@
 //! Kubernetes mode end to end: `workingset server --kubeconfig` against the
-//! testkit's stub API server (nodes and pods list+watch, reviews) and fake
+//! testkit's stub API server (nodes and pods list+watch, the
+//! authentication ConfigMap, TokenReviews, SubjectAccessReviews) and fake
 //! kubelets (testkit's `FakeAgent`s over plain HTTP, hence
-//! `--deprecated-kubelet-completely-insecure`). Resolutions are 1 s; every
-//! wait is bounded and every process and stub is stopped by its guard.
+//! `--deprecated-kubelet-completely-insecure`). The server's secure port
+//! is reached with curl (client certificates, front-proxy headers, bearer
+//! tokens) and with the real kubectl. Resolutions are 1 s; every wait is
+//! bounded and every process and stub is stopped by its guard.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tempfile::TempDir;
 use workingset_testkit::fake_agent::{FakeAgent, FakeNode, FakePod};
-use workingset_testkit::stub_apiserver::StubApiServer;
+use workingset_testkit::stub_apiserver::{StubApiServer, StubUser, TestCa};
 
-use super::agent::{Agent, get};
+use super::agent::Agent;
 
 const METRICS: &str = "/apis/metrics.k8s.io/v1beta1";
 const MIB: u64 = 1 << 20;
@@ -74,8 +80,108 @@ fn port(agent: &FakeAgent) -> u16 {
     agent.addr().port()
 }
 
-fn list_names(addr: SocketAddr, path: &str) -> BTreeSet<String> {
-    let (status, body) = get(addr, path);
+/// How a request to the secure port authenticates.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    None,
+    /// A client certificate and key (PEM files), and extra headers.
+    Certificate(&'a Path, &'a Path, &'a [&'a str]),
+    Token(&'a str),
+}
+
+/// The secure port's certificate and a client's credentials, on disk.
+struct Secure {
+    dir: TempDir,
+    client_ca: TestCa,
+    front_proxy_ca: TestCa,
+}
+
+impl Secure {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            client_ca: TestCa::new("client CA"),
+            front_proxy_ca: TestCa::new("front-proxy CA"),
+        }
+    }
+
+    fn cert_dir(&self) -> PathBuf {
+        self.dir.path().join("certs")
+    }
+
+    /// Writes a certificate and key signed by `ca` for `cn`; their paths.
+    fn client(&self, ca: &TestCa, cn: &str, group: &str) -> (PathBuf, PathBuf) {
+        let (cert, key) = if group.is_empty() {
+            ca.client(cn, &[])
+        } else {
+            ca.client(cn, &[group])
+        };
+        let cert_path = self.dir.path().join(format!("{cn}.crt"));
+        let key_path = self.dir.path().join(format!("{cn}.key"));
+        std::fs::write(&cert_path, cert).unwrap();
+        std::fs::write(&key_path, key).unwrap();
+        (cert_path, key_path)
+    }
+
+    /// The authentication ConfigMap the kube-apiserver publishes.
+    fn configmap(&self) -> Value {
+        json!({
+            "kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+            "data": {
+                "client-ca-file": self.client_ca.cert_pem,
+                "requestheader-client-ca-file": self.front_proxy_ca.cert_pem,
+                "requestheader-allowed-names": "[\"front-proxy-client\"]",
+                "requestheader-username-headers": "[\"X-Remote-User\"]",
+                "requestheader-group-headers": "[\"X-Remote-Group\"]",
+                "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]",
+            },
+        })
+    }
+
+    /// The server's flags for its secure port on loopback.
+    fn flags(&self) -> Vec<String> {
+        vec![
+            "--secure-port".to_owned(),
+            "0".to_owned(),
+            "--bind-address".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--cert-dir".to_owned(),
+            self.cert_dir().display().to_string(),
+        ]
+    }
+
+    /// GET over HTTPS with curl, the server's self-signed certificate
+    /// trusted: (status, body).
+    fn get(&self, addr: SocketAddr, path: &str, auth: Auth<'_>) -> (u16, String) {
+        let mut command = Command::new("curl");
+        command
+            .args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(self.cert_dir().join("apiserver.crt"))
+            .args(["-w", "\n%{http_code}"]);
+        match auth {
+            Auth::None => {}
+            Auth::Certificate(cert, key, headers) => {
+                command.arg("--cert").arg(cert).arg("--key").arg(key);
+                for header in headers {
+                    command.args(["-H", header]);
+                }
+            }
+            Auth::Token(token) => {
+                command.args(["-H", &format!("Authorization: Bearer {token}")]);
+            }
+        }
+        command.arg(format!("https://127.0.0.1:{}{path}", addr.port()));
+        let output = workingset_testkit::process::run(&mut command, None, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("curl (Debian package curl) is needed: {e}"));
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (code.trim().parse().unwrap_or(0), body.to_owned())
+    }
+}
+
+fn list_names(secure: &Secure, addr: SocketAddr, auth: Auth<'_>, path: &str) -> BTreeSet<String> {
+    let (status, body) = secure.get(addr, path, auth);
     if status != 200 {
         return BTreeSet::new();
     }
@@ -94,11 +200,11 @@ fn list_names(addr: SocketAddr, path: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn wait_for_names(addr: SocketAddr, path: &str, want: &[&str]) {
+fn wait_for_names(secure: &Secure, addr: SocketAddr, auth: Auth<'_>, path: &str, want: &[&str]) {
     let want: BTreeSet<String> = want.iter().map(|s| (*s).to_owned()).collect();
     let deadline = Instant::now() + SETTLE;
     loop {
-        let got = list_names(addr, path);
+        let got = list_names(secure, addr, auth, path);
         if got == want {
             return;
         }
@@ -193,12 +299,14 @@ fn server_scrapes_the_nodes_and_pods_the_api_server_lists() {
         stub.put_pod(pod_object(pod, node, phase));
     }
 
+    let secure = Secure::new();
+    stub.put_configmap(secure.configmap());
+    let (cert, key) = secure.client(&secure.client_ca, "alice", "dev");
+    let alice = Auth::Certificate(&cert, &key, &[]);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = stub.write_kubeconfig(dir.path());
-    let args: Vec<String> = [
+    let mut args: Vec<String> = [
         "server",
-        "--listen",
-        "127.0.0.1:0",
         "--metric-resolution",
         "1s",
         "--kubeconfig",
@@ -215,30 +323,45 @@ fn server_scrapes_the_nodes_and_pods_the_api_server_lists() {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    args.extend(secure.flags());
     let mut server = Agent::spawn(&args);
     let addr = server.addr;
 
     wait_for_names(
+        &secure,
         addr,
+        alice,
         &format!("{METRICS}/nodes"),
         &["node-a", "node-b", "node-c"],
     );
     // The Pending pod is reported by its kubelet but not listed as Running.
     wait_for_names(
+        &secure,
         addr,
+        alice,
         &format!("{METRICS}/pods"),
         &["data/cache-0", "data/db-0", "default/web-1"],
     );
     // Labels come from the API server's objects.
     assert_eq!(
-        list_names(addr, &format!("{METRICS}/pods?labelSelector=app%3Dweb")),
+        list_names(
+            &secure,
+            addr,
+            alice,
+            &format!("{METRICS}/pods?labelSelector=app%3Dweb")
+        ),
         set(&["default/web-1"])
     );
     assert_eq!(
-        list_names(addr, &format!("{METRICS}/nodes?labelSelector=zone%3Db")),
+        list_names(
+            &secure,
+            addr,
+            alice,
+            &format!("{METRICS}/nodes?labelSelector=zone%3Db")
+        ),
         set(&["node-b"])
     );
-    let (_, node_a) = get(addr, &format!("{METRICS}/nodes/node-a"));
+    let (_, node_a) = secure.get(addr, &format!("{METRICS}/nodes/node-a"), alice);
     let node_a: Value = serde_json::from_str(&node_a).unwrap();
     assert_eq!(node_a["usage"]["cpu"], "1", "{node_a}");
     assert_eq!(node_a["metadata"]["labels"]["zone"], "a");
@@ -247,7 +370,7 @@ fn server_scrapes_the_nodes_and_pods_the_api_server_lists() {
     assert!(annotated.requests("/alternative/metrics/resource") > 0);
     assert_eq!(skipped.requests("/metrics/resource"), 0);
     // The node without a usable address is reported on /metrics.
-    let (_, metrics) = get(addr, "/metrics");
+    let (_, metrics) = secure.get(addr, "/metrics", alice);
     assert!(
         metrics
             .contains(r#"workingset_server_scrapes_total{node="node-nowhere",outcome="address"}"#),
@@ -277,16 +400,307 @@ fn server_scrapes_the_nodes_and_pods_the_api_server_lists() {
 
     // A node deleted from the API server leaves the Metrics API.
     stub.delete_node("node-b");
-    wait_for_names(addr, &format!("{METRICS}/nodes"), &["node-a", "node-c"]);
     wait_for_names(
+        &secure,
         addr,
+        alice,
+        &format!("{METRICS}/nodes"),
+        &["node-a", "node-c"],
+    );
+    wait_for_names(
+        &secure,
+        addr,
+        alice,
         &format!("{METRICS}/pods"),
         &["data/cache-0", "default/web-1"],
     );
     // A pod that stops running leaves it too.
     stub.put_pod(pod_object(&cache, "node-c", "Succeeded"));
-    wait_for_names(addr, &format!("{METRICS}/pods"), &["default/web-1"]);
+    wait_for_names(
+        &secure,
+        addr,
+        alice,
+        &format!("{METRICS}/pods"),
+        &["default/web-1"],
+    );
 
     server.signal("TERM");
     assert!(server.wait(Duration::from_secs(10)).success());
+}
+
+/// The unauthenticated and forbidden answers, word for word as the
+/// kube-apiserver (k8s.io/apiserver) writes them.
+const UNAUTHORIZED: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+
+/// One fake node with one pod, its Node and Pod in the stub, and the
+/// authentication ConfigMap; `workingset server` on a loopback secure port.
+struct SecureCluster {
+    secure: Secure,
+    stub: StubApiServer,
+    server: Agent,
+    _agent: FakeAgent,
+    kubeconfig_dir: TempDir,
+}
+
+impl SecureCluster {
+    fn start(extra: &[&str]) -> SecureCluster {
+        let pod = FakePod::new("default", "web-1")
+            .label("app", "web")
+            .container("nginx", 250, 100 * MIB);
+        let agent =
+            FakeAgent::start(FakeNode::new(4, 8 << 30, 1_000, 3 << 30).pod(pod.clone())).unwrap();
+        let stub = StubApiServer::start();
+        stub.put_node(node_object(
+            "node-a",
+            json!({"zone": "a"}),
+            &[("InternalIP", "127.0.0.1")],
+            Some(port(&agent)),
+            json!({}),
+        ));
+        stub.put_pod(pod_object(&pod, "node-a", "Running"));
+        let secure = Secure::new();
+        stub.put_configmap(secure.configmap());
+        let kubeconfig_dir = tempfile::tempdir().unwrap();
+        let kubeconfig = stub.write_kubeconfig(kubeconfig_dir.path());
+        let mut args: Vec<String> = [
+            "server",
+            "--metric-resolution",
+            "1s",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--kubelet-preferred-address-types",
+            "InternalIP",
+            "--kubelet-use-node-status-port",
+            "--deprecated-kubelet-completely-insecure",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend(secure.flags());
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let server = Agent::spawn(&args);
+        SecureCluster {
+            secure,
+            stub,
+            server,
+            _agent: agent,
+            kubeconfig_dir,
+        }
+    }
+
+    fn stop(mut self) {
+        self.server.signal("TERM");
+        assert!(self.server.wait(Duration::from_secs(10)).success());
+    }
+}
+
+/// The SubjectAccessReviews the stub was asked, as (user, groups,
+/// attributes) JSON.
+fn access_reviews(stub: &StubApiServer) -> Vec<Value> {
+    stub.requests()
+        .into_iter()
+        .filter(|r| r.path == "/apis/authorization.k8s.io/v1/subjectaccessreviews")
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["spec"].clone())
+        .collect()
+}
+
+/// A front proxy with the right CA and name passes its user on; a
+/// certificate from another CA, a proxy name not allowed and a token the
+/// API server does not know are 401; a user the reviews deny is 403 with
+/// upstream's message; probes need nothing; plain HTTP is not served.
+#[test]
+fn the_secure_port_authenticates_and_authorizes_as_an_aggregated_api_server() {
+    let cluster = SecureCluster::start(&[]);
+    let (secure, stub, addr) = (&cluster.secure, &cluster.stub, cluster.server.addr);
+    let nodes = format!("{METRICS}/nodes");
+
+    // The aggregator: front-proxy certificate, user and groups in headers.
+    let (proxy_cert, proxy_key) = secure.client(&secure.front_proxy_ca, "front-proxy-client", "");
+    let proxied = Auth::Certificate(
+        &proxy_cert,
+        &proxy_key,
+        &[
+            "X-Remote-User: alice",
+            "X-Remote-Group: dev",
+            "X-Remote-Extra-Scopes: read",
+        ],
+    );
+    wait_for_names(secure, addr, proxied, &nodes, &["node-a"]);
+    let review = access_reviews(stub)
+        .into_iter()
+        .find(|spec| spec["user"] == "alice" && spec["resourceAttributes"]["resource"] == "nodes")
+        .expect("a review of alice's node list");
+    assert_eq!(
+        review["resourceAttributes"],
+        json!({"group": "metrics.k8s.io", "resource": "nodes", "verb": "list", "version": "v1beta1"})
+    );
+    assert_eq!(review["groups"], json!(["dev", "system:authenticated"]));
+    assert_eq!(review["extra"], json!({"scopes": ["read"]}));
+
+    // Answers are cached: the same request again asks no new review.
+    let before = access_reviews(stub).len();
+    for _ in 0..3 {
+        assert_eq!(secure.get(addr, &nodes, proxied).0, 200);
+    }
+    assert_eq!(access_reviews(stub).len(), before);
+
+    // A front-proxy certificate whose name is not allowed.
+    let (other_cert, other_key) = secure.client(&secure.front_proxy_ca, "not-the-proxy", "");
+    assert_eq!(
+        secure.get(
+            addr,
+            &nodes,
+            Auth::Certificate(&other_cert, &other_key, &["X-Remote-User: alice"])
+        ),
+        (401, UNAUTHORIZED.to_owned())
+    );
+    // A client certificate from a CA the server does not trust.
+    let stranger_ca = TestCa::new("stranger CA");
+    let (wrong_cert, wrong_key) = secure.client(&stranger_ca, "alice", "dev");
+    assert_eq!(
+        secure.get(
+            addr,
+            &nodes,
+            Auth::Certificate(&wrong_cert, &wrong_key, &[])
+        ),
+        (401, UNAUTHORIZED.to_owned())
+    );
+    // Bearer tokens: known to the API server, or not.
+    stub.allow_token(
+        "good-token",
+        StubUser {
+            name: "bob".to_owned(),
+            groups: vec!["ops".to_owned()],
+        },
+    );
+    assert_eq!(secure.get(addr, &nodes, Auth::Token("good-token")).0, 200);
+    assert!(
+        access_reviews(stub)
+            .iter()
+            .any(|spec| spec["user"] == "bob")
+    );
+    assert_eq!(
+        secure.get(addr, &nodes, Auth::Token("bad-token")),
+        (401, UNAUTHORIZED.to_owned())
+    );
+
+    // A user the reviews deny: 403, upstream's message and details.
+    stub.deny_user("mallory");
+    let (cert, key) = secure.client(&secure.client_ca, "mallory", "dev");
+    let mallory = Auth::Certificate(&cert, &key, &[]);
+    let (status, body) = secure.get(addr, &nodes, mallory);
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body,
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes.metrics.k8s.io is forbidden: User \"mallory\" cannot list resource \"nodes\" in API group \"metrics.k8s.io\" at the cluster scope","reason":"Forbidden","details":{"group":"metrics.k8s.io","kind":"nodes"},"code":403}"#
+    );
+    let (status, body) = secure.get(
+        addr,
+        &format!("{METRICS}/namespaces/default/pods/web-1"),
+        mallory,
+    );
+    assert_eq!(status, 403);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["message"],
+        r#"pods.metrics.k8s.io "web-1" is forbidden: User "mallory" cannot get resource "pods" in API group "metrics.k8s.io" in the namespace "default""#
+    );
+    let (status, body) = secure.get(addr, "/metrics", mallory);
+    assert_eq!(status, 403);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["message"],
+        r#"forbidden: User "mallory" cannot get path "/metrics""#
+    );
+
+    // A review that fails is a 500 and is not cached: the next request
+    // asks again and is served.
+    stub.fail("/apis/authorization.k8s.io/", Some(500));
+    let (cert, key) = secure.client(&secure.client_ca, "carol", "dev");
+    let carol = Auth::Certificate(&cert, &key, &[]);
+    let (status, body) = secure.get(addr, &nodes, carol);
+    assert_eq!(status, 500, "{body}");
+    assert!(body.starts_with("Internal Server Error: "), "{body}");
+    stub.fail("/apis/authorization.k8s.io/", None);
+    assert_eq!(secure.get(addr, &nodes, carol).0, 200);
+
+    // No credentials: anonymous, which the stub allows for metrics but
+    // which probes need no review for at all.
+    let reviews = access_reviews(stub).len();
+    assert_eq!(secure.get(addr, "/livez", Auth::None).0, 200);
+    assert_eq!(access_reviews(stub).len(), reviews);
+
+    // The secure port speaks TLS only.
+    use std::io::{Read as _, Write as _};
+    let mut plain = std::net::TcpStream::connect(addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(
+        !String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "plain HTTP was served: {}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    cluster.stop();
+}
+
+/// The real kubectl 1.33 with a client certificate reads the secure port.
+#[test]
+fn kubectl_top_reads_the_secure_port_with_a_client_certificate() {
+    if !workingset_testkit::kube::kubectl_available(
+        "kubectl_top_reads_the_secure_port_with_a_client_certificate",
+    ) {
+        return;
+    }
+    let cluster = SecureCluster::start(&[]);
+    let (secure, addr) = (&cluster.secure, cluster.server.addr);
+    let (cert, key) = secure.client(&secure.client_ca, "alice", "dev");
+    wait_for_names(
+        secure,
+        addr,
+        Auth::Certificate(&cert, &key, &[]),
+        &format!("{METRICS}/pods"),
+        &["default/web-1"],
+    );
+    let kubeconfig = cluster.kubeconfig_dir.path().join("secure-kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: secure\n  cluster:\n    server: https://127.0.0.1:{}\n    certificate-authority: {}\ncontexts:\n- name: secure\n  context:\n    cluster: secure\n    user: alice\ncurrent-context: secure\nusers:\n- name: alice\n  user:\n    client-certificate: {}\n    client-key: {}\n",
+            addr.port(),
+            secure.cert_dir().join("apiserver.crt").display(),
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let output = workingset_testkit::kube::run_kubectl(
+        "1.33",
+        &kubeconfig,
+        &["top", "pod", "-A"],
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "NAMESPACE   NAME    CPU(cores)   MEMORY(bytes)   \ndefault     web-1   250m         100Mi           \n"
+    );
+    // kubectl's requests were reviewed as alice.
+    assert!(
+        access_reviews(&cluster.stub)
+            .iter()
+            .any(|spec| spec["user"] == "alice" && spec["resourceAttributes"]["resource"] == "pods")
+    );
+    cluster.stop();
 }
