@@ -23,7 +23,20 @@ pub async fn agent_main(args: AgentArgs) -> anyhow::Result<()> {
             key_file,
         }),
         // clap requires both or neither.
-        _ => None,
+        _ => match &args.cert_dir {
+            Some(dir) => {
+                let (files, generated) = workingset_httpd::secure::serving_files(None, dir)
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
+                if generated {
+                    tracing::info!(dir = %dir.display(), "Generated a self-signed serving certificate");
+                }
+                Some(TlsFiles {
+                    cert_file: files.cert_file,
+                    key_file: files.key_file,
+                })
+            }
+            None => None,
+        },
     };
     let config = AgentConfig {
         listen: args.listen,

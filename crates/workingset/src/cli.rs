@@ -49,6 +49,9 @@ pub enum Command {
     Agent(AgentArgs),
     /// Scrape agents or kubelets and serve the Metrics API (metrics.k8s.io)
     /// that `kubectl top` and autoscalers read, as metrics-server does.
+    // A flag given twice takes its last value, as metrics-server's (pflag)
+    // do: manifests and overlays append flags.
+    #[command(args_override_self = true)]
     Server(ServerArgs),
     /// Agent and metrics server in one process: a Metrics API for this
     /// machine (and any --node) on 127.0.0.1:8001.
@@ -312,6 +315,10 @@ pub struct AgentArgs {
     /// every endpoint but /healthz.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate kept in this directory
+    /// (made on first start) when no --tls-cert-file is given.
+    #[arg(long, value_name = "DIR", conflicts_with = "tls_cert_file")]
+    pub cert_dir: Option<PathBuf>,
 }
 
 /// What `server` and `serve` share: where the Metrics API is served, the

@@ -440,6 +440,7 @@ struct SecureCluster {
     server: Agent,
     _agent: FakeAgent,
     kubeconfig_dir: TempDir,
+    args: Vec<String>,
 }
 
 impl SecureCluster {
@@ -485,7 +486,13 @@ impl SecureCluster {
             server,
             _agent: agent,
             kubeconfig_dir,
+            args,
         }
+    }
+
+    /// Another replica with the same flags (its own port).
+    fn replica(&self) -> Agent {
+        Agent::spawn(&self.args)
     }
 
     fn stop(mut self) {
@@ -702,5 +709,220 @@ fn kubectl_top_reads_the_secure_port_with_a_client_certificate() {
             .iter()
             .any(|spec| spec["user"] == "alice" && spec["resourceAttributes"]["resource"] == "pods")
     );
+    cluster.stop();
+}
+
+/// Two replicas against the same API server and kubelets serve the same
+/// figures, and stopping one while the other is under load costs the
+/// other no request.
+#[test]
+fn replicas_serve_alike_and_independently() {
+    let cluster = SecureCluster::start(&[]);
+    let mut second = cluster.replica();
+    let (secure, first_addr, second_addr) = (&cluster.secure, cluster.server.addr, second.addr);
+    let (cert, key) = secure.client(&secure.client_ca, "alice", "dev");
+    let alice = Auth::Certificate(&cert, &key, &[]);
+    let pod = format!("{METRICS}/namespaces/default/pods/web-1");
+    for addr in [first_addr, second_addr] {
+        wait_for_names(
+            secure,
+            addr,
+            alice,
+            &format!("{METRICS}/pods"),
+            &["default/web-1"],
+        );
+    }
+    // The fake kubelet's counters move by exactly its rate per sample, so
+    // every replica computes the same figures whenever it scrapes.
+    let usage = |addr| {
+        let (status, body) = secure.get(addr, &pod, alice);
+        assert_eq!(status, 200, "{body}");
+        let pod: Value = serde_json::from_str(&body).unwrap();
+        pod["containers"].clone()
+    };
+    assert_eq!(usage(first_addr), usage(second_addr));
+    assert_eq!(
+        usage(first_addr),
+        json!([{"name": "nginx", "usage": {"cpu": "250m", "memory": "100Mi"}}])
+    );
+
+    // Load on the second while the first stops.
+    let stop_first = std::thread::spawn({
+        let mut first = cluster.server;
+        move || {
+            std::thread::sleep(Duration::from_millis(300));
+            first.signal("TERM");
+            assert!(first.wait(Duration::from_secs(10)).success());
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut answered = 0;
+    while Instant::now() < deadline {
+        let (status, body) = secure.get(second_addr, &pod, alice);
+        assert_eq!(
+            status, 200,
+            "a request to the second replica failed: {body}"
+        );
+        answered += 1;
+    }
+    stop_first.join().unwrap();
+    assert!(answered > 5, "only {answered} requests in 2 s");
+    second.signal("TERM");
+    assert!(second.wait(Duration::from_secs(10)).success());
+}
+
+/// What the service account may do: (namespace or "" for cluster-wide,
+/// rule) for every binding of `deploy/rbac.yaml`, with the rules of the
+/// built-in roles it binds as Kubernetes defines them.
+fn granted_rules() -> Vec<(String, Value)> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/rbac.yaml"
+    ))
+    .unwrap();
+    let objects: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|document| serde::Deserialize::deserialize(document).unwrap())
+        .collect();
+    let built_in = |name: &str| -> Vec<Value> {
+        match name {
+            "system:auth-delegator" => vec![
+                json!({"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}),
+                json!({"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}),
+            ],
+            "extension-apiserver-authentication-reader" => vec![json!({
+                "apiGroups": [""], "resources": ["configmaps"],
+                "resourceNames": ["extension-apiserver-authentication"],
+                "verbs": ["get", "list", "watch"],
+            })],
+            other => panic!("the role {other} is neither shipped nor built in"),
+        }
+    };
+    let mut granted = Vec::new();
+    for binding in objects
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRoleBinding" || o["kind"] == "RoleBinding")
+    {
+        let ours = binding["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| {
+                s["kind"] == "ServiceAccount"
+                    && s["name"] == "workingset"
+                    && s["namespace"] == "kube-system"
+            });
+        if !ours {
+            continue;
+        }
+        let namespace = binding["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let role = binding["roleRef"]["name"].as_str().unwrap();
+        let rules = objects
+            .iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == role)
+            .map_or_else(
+                || built_in(role),
+                |r| r["rules"].as_array().unwrap().clone(),
+            );
+        granted.extend(rules.into_iter().map(|rule| (namespace.clone(), rule)));
+    }
+    granted
+}
+
+fn allows(
+    granted: &[(String, Value)],
+    namespace: &str,
+    group: &str,
+    resource: &str,
+    verb: &str,
+    name: &str,
+) -> bool {
+    let has = |list: &Value, item: &str| {
+        list.as_array()
+            .is_some_and(|l| l.iter().any(|v| v == item || v == "*"))
+    };
+    granted.iter().any(|(scope, rule)| {
+        (scope.is_empty() || scope == namespace)
+            && has(&rule["apiGroups"], group)
+            && has(&rule["resources"], resource)
+            && has(&rule["verbs"], verb)
+            && (rule["resourceNames"].is_null() || has(&rule["resourceNames"], name))
+    })
+}
+
+/// Every request the server makes of the API server (and of kubelets) is
+/// one the shipped RBAC allows its service account.
+#[test]
+fn the_shipped_rbac_covers_every_request_the_server_makes() {
+    let cluster = SecureCluster::start(&[]);
+    let (secure, stub, addr) = (&cluster.secure, &cluster.stub, cluster.server.addr);
+    stub.allow_token(
+        "good-token",
+        StubUser {
+            name: "bob".to_owned(),
+            groups: vec![],
+        },
+    );
+    wait_for_names(
+        secure,
+        addr,
+        Auth::Token("good-token"),
+        &format!("{METRICS}/nodes"),
+        &["node-a"],
+    );
+    let granted = granted_rules();
+    let mut asked = BTreeSet::new();
+    for request in stub.requests() {
+        let watch = request.has_param("watch", "true") || request.has_param("watch", "1");
+        let read = if watch { "watch" } else { "list" };
+        let (namespace, group, resource, verb, name) =
+            match (request.method.as_str(), request.path.as_str()) {
+                ("GET", "/api/v1/nodes") => ("", "", "nodes", read, String::new()),
+                ("GET", "/api/v1/pods") => ("", "", "pods", read, String::new()),
+                ("GET", "/api/v1/namespaces/kube-system/configmaps") => {
+                    // A list or watch of one object names it in the field selector.
+                    let name = request
+                        .query
+                        .split('&')
+                        .find_map(|p| p.strip_prefix("fieldSelector=metadata.name%3D"))
+                        .unwrap_or_default()
+                        .to_owned();
+                    ("kube-system", "", "configmaps", read, name)
+                }
+                ("POST", "/apis/authentication.k8s.io/v1/tokenreviews") => (
+                    "",
+                    "authentication.k8s.io",
+                    "tokenreviews",
+                    "create",
+                    String::new(),
+                ),
+                ("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews") => (
+                    "",
+                    "authorization.k8s.io",
+                    "subjectaccessreviews",
+                    "create",
+                    String::new(),
+                ),
+                other => panic!("an unexpected request to the API server: {other:?}"),
+            };
+        assert!(
+            allows(&granted, namespace, group, resource, verb, &name),
+            "not allowed by deploy/rbac.yaml: {verb} {group}/{resource} {namespace}/{name}"
+        );
+        asked.insert(format!("{verb} {resource}"));
+    }
+    for expected in [
+        "watch nodes",
+        "watch pods",
+        "watch configmaps",
+        "create tokenreviews",
+        "create subjectaccessreviews",
+    ] {
+        assert!(asked.contains(expected), "{expected} not asked: {asked:?}");
+    }
+    // The scrape: the kubelet authorizes /metrics/resource as nodes/metrics.
+    assert!(allows(&granted, "", "", "nodes/metrics", "get", ""));
     cluster.stop();
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent;
+mod deploy;
 mod docker;
 mod explain;
 mod fixture_machine;
