@@ -202,25 +202,56 @@ pub struct NodeStatus {
 pub struct Pod {
     /// Name, namespace, labels, creation time.
     pub metadata: ObjectMeta,
-    /// Where the pod runs (`spec.nodeName`), which tools read to reach its
-    /// node; omitted when unknown.
+    /// Its containers and the node it runs on; omitted when neither is
+    /// known.
     #[serde(default, skip_serializing_if = "PodSpec::is_empty")]
     pub spec: PodSpec,
 }
 
-/// The part of a core/v1 `PodSpec` served: the node the pod is bound to.
+/// The part of a core/v1 `PodSpec` served, in Go's field order: the
+/// containers (names only) and the node the pod is bound to.
+///
+/// `containers` is always written when there is a spec: it is required in
+/// a `PodSpec`, and clients that validate (the official Python client)
+/// refuse a spec without it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
+    /// The pod's containers.
+    #[serde(default)]
+    pub containers: Vec<PodContainer>,
     /// The node's name; empty when not known.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub node_name: String,
 }
 
+/// The part of a core/v1 `Container` served: its name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodContainer {
+    /// The container's name within its pod.
+    pub name: String,
+}
+
 impl PodSpec {
     /// Whether nothing is known (serialised as no `spec` at all).
     pub fn is_empty(&self) -> bool {
-        self.node_name.is_empty()
+        self.node_name.is_empty() && self.containers.is_empty()
+    }
+
+    /// A spec of these container names (sorted, as no pod spec order is
+    /// known outside the API server) on no node yet.
+    pub fn of_containers<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut containers: Vec<PodContainer> = names
+            .into_iter()
+            .map(|name| PodContainer {
+                name: name.to_owned(),
+            })
+            .collect();
+        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        Self {
+            containers,
+            node_name: String::new(),
+        }
     }
 }
 

@@ -173,6 +173,10 @@ fn pod_metrics(
 fn pod_object(pod: &PodSample) -> workingset_model::metrics::Pod {
     workingset_model::metrics::Pod {
         metadata: pod.object_meta(),
-        ..Default::default()
+        spec: workingset_model::metrics::PodSpec::of_containers(
+            pod.containers
+                .iter()
+                .map(|container| container.name.as_str()),
+        ),
     }
 }

@@ -44,7 +44,7 @@ use thiserror::Error;
 use tokio::time::Instant;
 use workingset_expfmt::parse;
 use workingset_model::metrics::{
-    CPU, MEMORY, Node, NodeStatus, ObjectMeta, Pod, ResourceList, Time,
+    CPU, MEMORY, Node, NodeStatus, ObjectMeta, Pod, PodSpec, ResourceList, Time,
 };
 use workingset_model::summary::Summary;
 use workingset_quantity::{Format, Quantity};
@@ -231,7 +231,21 @@ struct PodItem {
     #[serde(default)]
     metadata: PodItemMeta,
     #[serde(default)]
+    spec: PodItemSpec,
+    #[serde(default)]
     status: PodItemStatus,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PodItemSpec {
+    #[serde(default)]
+    containers: Option<Vec<PodItemContainer>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PodItemContainer {
+    #[serde(default)]
+    name: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -263,6 +277,13 @@ fn pods_from_pod_list(body: &[u8]) -> Result<Vec<Pod>, String> {
         .filter(|item| item.status.phase.as_deref() == Some("Running"))
         .filter(|item| !item.metadata.name.is_empty() && !item.metadata.namespace.is_empty())
         .map(|item| Pod {
+            spec: PodSpec::of_containers(
+                item.spec
+                    .containers
+                    .iter()
+                    .flatten()
+                    .map(|container| container.name.as_str()),
+            ),
             metadata: ObjectMeta {
                 name: item.metadata.name,
                 namespace: item.metadata.namespace,
@@ -270,7 +291,6 @@ fn pods_from_pod_list(body: &[u8]) -> Result<Vec<Pod>, String> {
                 labels: item.metadata.labels.unwrap_or_default(),
                 ..ObjectMeta::default()
             },
-            ..Pod::default()
         })
         .collect())
 }
@@ -283,13 +303,13 @@ fn pods_from_summary(body: &[u8]) -> Result<Vec<Pod>, String> {
         .into_iter()
         .filter(|pod| !pod.pod_ref.name.is_empty() && !pod.pod_ref.namespace.is_empty())
         .map(|pod| Pod {
+            spec: PodSpec::of_containers(pod.containers.iter().map(|c| c.name.as_str())),
             metadata: ObjectMeta {
                 name: pod.pod_ref.name,
                 namespace: pod.pod_ref.namespace,
                 creation_timestamp: pod.start_time,
                 ..ObjectMeta::default()
             },
-            ..Pod::default()
         })
         .collect())
 }

@@ -96,7 +96,7 @@ async fn running_pods_and_the_node_with_capacity_from_a_kubelet() {
     );
     assert_eq!(
         serde_json::to_string(&inventory.pods).unwrap(),
-        r#"[{"metadata":{"name":"web-0","namespace":"default","creationTimestamp":"2025-01-02T02:59:58Z","labels":{"app":"web"}},"spec":{"nodeName":"node-1"}},{"metadata":{"name":"coredns-1","namespace":"kube-system"},"spec":{"nodeName":"node-1"}}]"#
+        r#"[{"metadata":{"name":"web-0","namespace":"default","creationTimestamp":"2025-01-02T02:59:58Z","labels":{"app":"web"}},"spec":{"containers":[{"name":"app"}],"nodeName":"node-1"}},{"metadata":{"name":"coredns-1","namespace":"kube-system"},"spec":{"containers":[],"nodeName":"node-1"}}]"#
     );
     assert_eq!(
         serde_json::to_string(&inventory.node).unwrap(),
@@ -190,7 +190,7 @@ fn capacity_comes_from_the_first_usable_machine_samples() {
 async fn without_a_pods_endpoint_the_pods_come_from_the_summary() {
     let summary = r#"{"node":{"nodeName":"node-1","startTime":"2025-01-01T23:59:00Z"},
       "pods":[
-        {"podRef":{"name":"web-0","namespace":"default","uid":"u1"},"startTime":"2025-01-02T02:59:58Z","containers":[]},
+        {"podRef":{"name":"web-0","namespace":"default","uid":"u1"},"startTime":"2025-01-02T02:59:58Z","containers":[{"name":"web","startTime":"2025-01-02T02:59:58Z"}]},
         {"podRef":{"name":"","namespace":"default","uid":""},"startTime":null,"containers":null},
         {"podRef":{"name":"0123456789ab","namespace":"docker","uid":""},"startTime":null,"containers":[]}
       ]}"#;
@@ -205,7 +205,7 @@ async fn without_a_pods_endpoint_the_pods_come_from_the_summary() {
         .unwrap();
     assert_eq!(
         serde_json::to_string(&inventory.pods).unwrap(),
-        r#"[{"metadata":{"name":"web-0","namespace":"default","creationTimestamp":"2025-01-02T02:59:58Z"},"spec":{"nodeName":"node-1"}},{"metadata":{"name":"0123456789ab","namespace":"docker"},"spec":{"nodeName":"node-1"}}]"#
+        r#"[{"metadata":{"name":"web-0","namespace":"default","creationTimestamp":"2025-01-02T02:59:58Z"},"spec":{"containers":[{"name":"web"}],"nodeName":"node-1"}},{"metadata":{"name":"0123456789ab","namespace":"docker"},"spec":{"containers":[],"nodeName":"node-1"}}]"#
     );
     assert!(paths(&server).contains(&"/stats/summary?only_cpu_and_memory=true".to_owned()));
 }

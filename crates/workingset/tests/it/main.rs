@@ -10,6 +10,7 @@ mod explain;
 mod fixture_machine;
 mod kubernetes;
 mod plugin;
+mod python_client;
 mod release;
 mod remote;
 mod serve;
