@@ -340,12 +340,16 @@ pub enum FetchError {
 
 impl FetchError {
     /// A short label for metrics: `timeout`, `connect`, `tls`,
-    /// `http_status`, `too_large` or `body`.
+    /// `unauthorized` (401), `forbidden` (403), `http_status` (any other
+    /// status), `too_large` or `body`. 401 and 403 have their own because
+    /// their fixes differ (the kubelet's token webhook; RBAC).
     pub fn outcome(&self) -> &'static str {
         match self {
             FetchError::InvalidUrl { .. } | FetchError::Connect { .. } => "connect",
             FetchError::Timeout { .. } => "timeout",
             FetchError::Tls { .. } => "tls",
+            FetchError::Status { code: 401, .. } => "unauthorized",
+            FetchError::Status { code: 403, .. } => "forbidden",
             FetchError::Status { .. } => "http_status",
             FetchError::TooLarge { .. } => "too_large",
             FetchError::Body { .. } => "body",

@@ -24,10 +24,12 @@
 //!   scrapes, `explain --agent`).
 //! - [`explain`]: a node's endpoints for `workingset explain`, directly or
 //!   through the API server's node proxy.
+//! - [`doctor`]: `workingset doctor`, why `kubectl top` fails in a cluster.
 
 mod config;
 mod decode;
 mod discovery;
+pub mod doctor;
 pub mod explain;
 mod gojson;
 pub mod kubelet;

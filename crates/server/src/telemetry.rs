@@ -61,6 +61,8 @@ struct State {
 #[derive(Debug, Default)]
 struct NodeFigures {
     last_scrape_seconds: Option<f64>,
+    /// The newest scrape's outcome (what `workingset doctor` reads).
+    last_outcome: Option<&'static str>,
     scrape_seconds_total: f64,
     scrapes: BTreeMap<&'static str, u64>,
     inventory_refreshes: BTreeMap<&'static str, u64>,
@@ -130,6 +132,7 @@ impl Telemetry {
             .or_insert_with(NodeFigures::zero);
         {
             figures.last_scrape_seconds = Some(seconds);
+            figures.last_outcome = Some(outcome);
             figures.scrape_seconds_total += seconds;
             *figures.scrapes.entry(outcome).or_insert(0) += 1;
         }
@@ -285,6 +288,20 @@ fn render_state(state: &State, exposition: &mut Exposition) {
                 Sample::new(*count as f64)
                     .label("node", node.as_str())
                     .label("outcome", *outcome),
+            );
+        }
+    }
+    let last_outcome = exposition.family(
+        "workingset_server_scrape_last_outcome",
+        "1 for the outcome of the newest scrape of each node (success, timeout, tls, address, ...)",
+        MetricType::Gauge,
+    );
+    for (node, figures) in &state.nodes {
+        if let Some(outcome) = figures.last_outcome {
+            last_outcome.push(
+                Sample::new(1.0)
+                    .label("node", node.as_str())
+                    .label("outcome", outcome),
             );
         }
     }
@@ -495,6 +512,8 @@ mod tests {
             "workingset_server_scrapes_total{node=\"n1\",outcome=\"success\"} 2",
             "workingset_server_scrapes_total{node=\"n2\",outcome=\"success\"} 0",
             "workingset_server_scrapes_total{node=\"n2\",outcome=\"timeout\"} 1",
+            "workingset_server_scrape_last_outcome{node=\"n1\",outcome=\"success\"} 1",
+            "workingset_server_scrape_last_outcome{node=\"n2\",outcome=\"timeout\"} 1",
             "workingset_server_scrape_last_duration_seconds{node=\"n1\"} 0.08",
             "workingset_server_scrape_last_duration_seconds{node=\"n2\"} 10",
             "workingset_server_scrape_seconds_total{node=\"n1\"} 0.2",

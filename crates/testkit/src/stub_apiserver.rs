@@ -95,6 +95,8 @@ struct State {
     events: Vec<Change>,
     /// Single objects served by exact path (configmaps, APIServices, discovery).
     documents: BTreeMap<String, Value>,
+    /// Bodies of other types served by exact path: (content type, body).
+    raw: BTreeMap<String, (String, String)>,
     tokens: HashMap<String, StubUser>,
     denied_users: Vec<String>,
     failing: Vec<(String, u16)>,
@@ -280,6 +282,15 @@ impl StubApiServer {
         };
     }
 
+    /// Serves `body` of `content_type` at exactly `path` (a service proxy's
+    /// answer, say).
+    pub fn put_raw(&self, path: &str, content_type: &str, body: &str) {
+        self.shared
+            .state()
+            .raw
+            .insert(path.to_owned(), (content_type.to_owned(), body.to_owned()));
+    }
+
     /// `TokenReview`s of `token` authenticate `user`.
     pub fn allow_token(&self, token: &str, user: StubUser) {
         self.shared.state().tokens.insert(token.to_owned(), user);
@@ -431,9 +442,21 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Whether `object` passes the request's field selector (only
-/// `status.phase=` and `metadata.name=` are understood).
+/// Whether `object` passes the request's selectors: the field selector
+/// (only `status.phase=` and `metadata.name=` are understood) and the
+/// label selector (`key=value` terms only).
 fn selected(object: &Value, query: &str) -> bool {
+    let labels_match = param(query, "labelSelector").is_none_or(|selector| {
+        percent_decode(selector)
+            .split(',')
+            .all(|term| match term.split_once('=') {
+                Some((key, value)) => object["metadata"]["labels"][key] == value,
+                None => true,
+            })
+    });
+    if !labels_match {
+        return false;
+    }
     let Some(selector) = param(query, "fieldSelector") else {
         return true;
     };
@@ -481,19 +504,20 @@ fn answer(writer: &mut TcpStream, shared: &Shared, request: &Recorded) -> std::i
             &status(code, "InternalError", "the stub was told to fail"),
         );
     }
-    // Collections: nodes, pods of all namespaces, configmaps of one.
-    let configmaps_of = request
+    // Collections: nodes, pods of all namespaces, pods and configmaps of one.
+    let namespaced = request
         .path
         .strip_prefix("/api/v1/namespaces/")
-        .and_then(|rest| rest.strip_suffix("/configmaps"))
-        .filter(|namespace| !namespace.contains('/'));
-    let kind = match request.path.as_str() {
-        "/api/v1/nodes" => Some(Kind::Node),
-        "/api/v1/pods" => Some(Kind::Pod),
-        _ if configmaps_of.is_some() => Some(Kind::ConfigMap),
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(_, collection)| *collection == "pods" || *collection == "configmaps");
+    let kind = match (request.path.as_str(), namespaced) {
+        ("/api/v1/nodes", _) => Some(Kind::Node),
+        ("/api/v1/pods", _) => Some(Kind::Pod),
+        (_, Some((_, "pods"))) => Some(Kind::Pod),
+        (_, Some(_)) => Some(Kind::ConfigMap),
         _ => None,
     };
-    let namespace = configmaps_of.map(|ns| format!("{ns}/"));
+    let namespace = namespaced.map(|(ns, _)| format!("{ns}/"));
     let in_namespace = |key: &str| {
         namespace
             .as_deref()
@@ -567,6 +591,23 @@ fn answer(writer: &mut TcpStream, shared: &Shared, request: &Recorded) -> std::i
                     "metadata": {}, "spec": review["spec"], "status": status,
                 }),
             )
+        }
+        ("GET", None) if shared.state().raw.contains_key(&request.path) => {
+            let raw = shared
+                .state()
+                .raw
+                .get(&request.path)
+                .cloned()
+                .unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                raw.0,
+                raw.1.len()
+            );
+            writer.write_all(head.as_bytes())?;
+            writer.write_all(raw.1.as_bytes())?;
+            writer.flush()?;
+            Ok(true)
         }
         ("GET", None) => {
             let document = shared.state().documents.get(&request.path).cloned();

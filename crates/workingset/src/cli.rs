@@ -59,8 +59,20 @@ pub enum Command {
     /// Explain where every figure of a pod or node comes from: files, formulas,
     /// `kubectl top`, `docker stats`, the OOM headroom, the pause container.
     Explain(ExplainArgs),
+    /// Say why `kubectl top` fails in a cluster, and what fixes it
+    /// (APIService, discovery, the server's pods, per-node scrape errors,
+    /// pods too young for metrics).
+    Doctor(DoctorArgs),
     /// Print the shell completion script (bash, zsh or fish).
     Completion(CompletionArgs),
+}
+
+/// `workingset doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// kubectl's flags for talking to a cluster.
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// `workingset top`.

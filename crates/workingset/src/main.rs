@@ -49,7 +49,9 @@ fn main() -> ExitCode {
         // the platform certificate verifier on a failure it reports itself)
         // would be extra lines.
         Command::Top(_) => workingset_kubeclient::DEFAULT_LOG,
-        Command::Explain(_) | Command::Completion(_) => workingset_kubeclient::DEFAULT_LOG,
+        Command::Explain(_) | Command::Completion(_) | Command::Doctor(_) => {
+            workingset_kubeclient::DEFAULT_LOG
+        }
         Command::Agent(_) | Command::Server(_) => "info",
         Command::Serve(_) => server::SERVE_DEFAULT_LOG,
     };
@@ -57,10 +59,31 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Top(top) => top::run_top(top),
         Command::Explain(args) => explain::run(args),
+        Command::Doctor(args) => doctor(&args),
         Command::Completion(args) => completion::run(&args),
         Command::Agent(agent) => run_daemon("workingset-agent", agent::agent_main(agent)),
         Command::Server(args) => run_daemon("workingset-server", server::server(args)),
         Command::Serve(args) => run_daemon("workingset-serve", server::serve(args)),
+    }
+}
+
+/// `workingset doctor`: the report on stdout; exit 0 when all is well, 1
+/// with findings or when the cluster cannot be asked.
+fn doctor(args: &cli::DoctorArgs) -> ExitCode {
+    let env = workingset_kubeclient::Environment::current();
+    match workingset_kubeclient::doctor::run(&args.kube, &env) {
+        Ok(report) => {
+            print!("{}", report.render());
+            if report.findings().next().is_none() {
+                ExitCode::SUCCESS
+            } else {
+                exit(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            exit(1)
+        }
     }
 }
 

@@ -498,3 +498,17 @@ async fn mixing_up_http_and_https_is_explained() {
         .unwrap_err();
     assert!(error.to_string().contains("use an https:// URL"), "{error}");
 }
+
+#[tokio::test]
+async fn refusals_have_outcomes_of_their_own() {
+    for (code, outcome) in [
+        (401, "unauthorized"),
+        (403, "forbidden"),
+        (404, "http_status"),
+    ] {
+        let server = TestServer::http(move |_| Reply::status(code, "text/plain", b"no")).await;
+        let url = server.url("http", "/metrics/resource");
+        let error = plain().get(&url, TIMEOUT).await.unwrap_err();
+        assert_eq!(error.outcome(), outcome, "{code}");
+    }
+}

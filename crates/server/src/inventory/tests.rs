@@ -220,7 +220,7 @@ async fn a_pod_list_that_cannot_be_had_is_an_error_with_an_outcome() {
     let error = refresh(&client(), &spec(&failing), None, TIMEOUT)
         .await
         .unwrap_err();
-    assert_eq!(error.outcome(), "http_status");
+    assert_eq!(error.outcome(), "forbidden");
     let message = error.to_string();
     assert!(
         message.starts_with("cannot list the pods of node node-1 (/pods): "),

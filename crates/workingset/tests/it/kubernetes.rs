@@ -926,3 +926,283 @@ fn the_shipped_rbac_covers_every_request_the_server_makes() {
     assert!(allows(&granted, "", "", "nodes/metrics", "get", ""));
     cluster.stop();
 }
+
+/// What `workingset doctor` printed and whether it exited 0.
+fn doctor(kubeconfig: &Path) -> (bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_workingset"));
+    command
+        .args(["doctor", "--kubeconfig"])
+        .arg(kubeconfig)
+        .env("HOME", kubeconfig.parent().unwrap())
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST");
+    let output =
+        workingset_testkit::process::run(&mut command, None, Duration::from_secs(60)).unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+const PROXY_METRICS: &str =
+    "/api/v1/namespaces/kube-system/services/https:workingset:443/proxy/metrics";
+
+/// A cluster as `doctor` sees it through the stub: the APIService, its
+/// Service and server pod, discovery, one node and its pod, and the
+/// Metrics API's lists.
+fn healthy_cluster(stub: &StubApiServer) {
+    stub.put_document(
+        "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io",
+        Some(api_service("True", "Passed", "all checks passed")),
+    );
+    stub.put_document("/apis", Some(api_groups(true)));
+    stub.put_document(
+        "/api/v1/namespaces/kube-system/services/workingset",
+        Some(json!({
+            "kind": "Service", "apiVersion": "v1",
+            "metadata": {"name": "workingset", "namespace": "kube-system"},
+            "spec": {"selector": {"k8s-app": "workingset"}, "ports": [{"port": 443}]},
+        })),
+    );
+    stub.put_pod(server_pod(true, None));
+    stub.put_node(node_object(
+        "node-a",
+        json!({}),
+        &[("InternalIP", "127.0.0.1")],
+        None,
+        json!({}),
+    ));
+    let web = FakePod::new("default", "web-1").container("nginx", 250, 100 * MIB);
+    stub.put_pod(pod_object(&web, "node-a", "Running"));
+    stub.put_document(
+        "/apis/metrics.k8s.io/v1beta1/nodes",
+        Some(json!({"kind": "NodeMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {},
+            "items": [{"metadata": {"name": "node-a"}, "timestamp": "2026-01-01T00:00:00Z", "window": "15s", "usage": {"cpu": "1", "memory": "1Gi"}}]})),
+    );
+    stub.put_document(
+        "/apis/metrics.k8s.io/v1beta1/pods",
+        Some(json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {},
+            "items": [
+                {"metadata": {"name": "web-1", "namespace": "default"}, "timestamp": "2026-01-01T00:00:00Z", "window": "15s", "containers": []},
+                {"metadata": {"name": "workingset-abc", "namespace": "kube-system"}, "timestamp": "2026-01-01T00:00:00Z", "window": "15s", "containers": []},
+            ]})),
+    );
+}
+
+fn api_service(available: &str, reason: &str, message: &str) -> Value {
+    json!({
+        "kind": "APIService", "apiVersion": "apiregistration.k8s.io/v1",
+        "metadata": {"name": "v1beta1.metrics.k8s.io"},
+        "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100, "versionPriority": 100,
+                 "service": {"name": "workingset", "namespace": "kube-system", "port": 443}},
+        "status": {"conditions": [{"type": "Available", "status": available, "reason": reason, "message": message,
+                                    "lastTransitionTime": "2026-01-01T00:00:00Z"}]},
+    })
+}
+
+fn api_groups(with_metrics: bool) -> Value {
+    let mut groups = vec![
+        json!({"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+        "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}),
+    ];
+    if with_metrics {
+        groups.push(json!({"name": "metrics.k8s.io",
+            "versions": [{"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}],
+            "preferredVersion": {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}}));
+    }
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn server_pod(ready: bool, waiting: Option<&str>) -> Value {
+    let mut state = json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}});
+    if let Some(reason) = waiting {
+        state = json!({"waiting": {"reason": reason}});
+    }
+    json!({
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {"name": "workingset-abc", "namespace": "kube-system", "labels": {"k8s-app": "workingset"},
+                     "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"nodeName": "node-a", "containers": [{"name": "workingset"}]},
+        "status": {"phase": "Running",
+                   "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                   "containerStatuses": [{"name": "workingset", "ready": ready, "restartCount": 3, "image": "workingset",
+                                          "imageID": "", "state": state}]},
+    })
+}
+
+/// `doctor` against the stub: a healthy cluster says all is well; each
+/// failure gives its finding and the fix that names the flag or component.
+#[test]
+fn doctor_names_each_failure_and_its_fix() {
+    // The server's real /metrics: one node scraped fine; then a node whose
+    // "kubelet" is the server's own secure port, whose self-signed
+    // certificate the cluster CA did not sign (a TLS failure).
+    let healthy_metrics = {
+        let cluster = SecureCluster::start(&[]);
+        let (cert, key) = cluster
+            .secure
+            .client(&cluster.secure.client_ca, "alice", "");
+        let auth = Auth::Certificate(&cert, &key, &[]);
+        wait_for_names(
+            &cluster.secure,
+            cluster.server.addr,
+            auth,
+            &format!("{METRICS}/nodes"),
+            &["node-a"],
+        );
+        let (_, text) = cluster.secure.get(cluster.server.addr, "/metrics", auth);
+        cluster.stop();
+        text
+    };
+    assert!(
+        healthy_metrics.contains(
+            r#"workingset_server_scrape_last_outcome{node="node-a",outcome="success"} 1"#
+        )
+    );
+    let tls_metrics = {
+        let cluster = SecureCluster::start(&["--deprecated-kubelet-completely-insecure=false"]);
+        cluster.stub.put_node(node_object(
+            "node-b",
+            json!({}),
+            &[("InternalIP", "127.0.0.1")],
+            Some(cluster.server.addr.port()),
+            json!({}),
+        ));
+        let (cert, key) = cluster
+            .secure
+            .client(&cluster.secure.client_ca, "alice", "");
+        let auth = Auth::Certificate(&cert, &key, &[]);
+        let deadline = Instant::now() + SETTLE;
+        let text = loop {
+            let (_, text) = cluster.secure.get(cluster.server.addr, "/metrics", auth);
+            if text.contains(r#"workingset_server_scrape_last_outcome{node="node-b""#) {
+                break text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no scrape outcome within {SETTLE:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        cluster.stop();
+        text
+    };
+    assert!(
+        tls_metrics
+            .contains(r#"workingset_server_scrape_last_outcome{node="node-b",outcome="tls"} 1"#),
+        "{tls_metrics}"
+    );
+
+    let stub = StubApiServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = stub.write_kubeconfig(dir.path());
+    healthy_cluster(&stub);
+    stub.put_raw(PROXY_METRICS, "text/plain; version=0.0.4", &healthy_metrics);
+    let (ok, text) = doctor(&kubeconfig);
+    assert!(ok, "{text}");
+    assert!(text.contains("All is well"), "{text}");
+    assert!(
+        text.contains(
+            "✓ APIService v1beta1.metrics.k8s.io is Available (service kube-system/workingset)"
+        ),
+        "{text}"
+    );
+
+    // Scrape failures, each with its fix.
+    stub.put_raw(PROXY_METRICS, "text/plain; version=0.0.4", &tls_metrics);
+    let (ok, text) = doctor(&kubeconfig);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("✗ node node-b: the newest scrape failed (tls)"),
+        "{text}"
+    );
+    assert!(text.contains("--kubelet-insecure-tls"), "{text}");
+    for (outcome, fix) in [
+        ("timeout", "--kubelet-request-timeout"),
+        ("address", "--kubelet-preferred-address-types"),
+        ("unauthorized", "--authentication-token-webhook=true"),
+        ("forbidden", "nodes/metrics"),
+    ] {
+        stub.put_raw(
+            PROXY_METRICS,
+            "text/plain; version=0.0.4",
+            &format!(
+                "# TYPE workingset_server_scrape_last_outcome gauge\nworkingset_server_scrape_last_outcome{{node=\"node-a\",outcome=\"{outcome}\"}} 1\n"
+            ),
+        );
+        let (ok, text) = doctor(&kubeconfig);
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&format!(
+                "node node-a: the newest scrape failed ({outcome})"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(fix), "{outcome}: {text}");
+    }
+    stub.put_raw(PROXY_METRICS, "text/plain; version=0.0.4", &healthy_metrics);
+
+    // A pod created seconds ago has no metrics yet.
+    let young = FakePod::new("default", "new-0").container("app", 125, MIB);
+    let mut young = pod_object(&young, "node-a", "Running");
+    young["metadata"]["creationTimestamp"] = json!(jiff::Timestamp::now().to_string());
+    stub.put_pod(young);
+    let (ok, text) = doctor(&kubeconfig);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("too young to have metrics yet: default/new-0"),
+        "{text}"
+    );
+    assert!(text.contains("2 × --metric-resolution"), "{text}");
+    stub.delete_pod("default", "new-0");
+
+    // The server's pod crash-loops.
+    stub.put_pod(server_pod(false, Some("CrashLoopBackOff")));
+    let (ok, text) = doctor(&kubeconfig);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(
+            "server pod kube-system/workingset-abc is not ready (workingset: CrashLoopBackOff)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl -n kube-system logs workingset-abc --previous"),
+        "{text}"
+    );
+    stub.put_pod(server_pod(true, None));
+
+    // The aggregator cannot reach the server; discovery lacks the group.
+    stub.put_document(
+        "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io",
+        Some(api_service(
+            "False",
+            "FailedDiscoveryCheck",
+            "failing or missing response from https://10.96.0.12:443/apis/metrics.k8s.io/v1beta1: context deadline exceeded",
+        )),
+    );
+    stub.put_document("/apis", Some(api_groups(false)));
+    let (ok, text) = doctor(&kubeconfig);
+    assert!(!ok, "{text}");
+    assert!(text.contains("is not available: FailedDiscoveryCheck: failing or missing response from https://10.96.0.12:443"), "{text}");
+    assert!(text.contains("--enable-aggregator-routing=true"), "{text}");
+    assert!(
+        text.contains("metrics.k8s.io/v1beta1 is not in the API server's discovery"),
+        "{text}"
+    );
+
+    // No APIService at all.
+    stub.put_document(
+        "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io",
+        None,
+    );
+    let (ok, text) = doctor(&kubeconfig);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("there is no APIService v1beta1.metrics.k8s.io"),
+        "{text}"
+    );
+    assert!(text.contains("kubectl apply -k deploy/"), "{text}");
+}
