@@ -28,11 +28,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod protobuf;
+
 /// No stub lives longer than this, whatever happens to the test.
 pub const LIFETIME: Duration = Duration::from_secs(300);
 /// A watch is closed by the stub after this long at most.
 pub const WATCH_CAP: Duration = Duration::from_secs(20);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 
 /// One request as the stub saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +110,8 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     stop: AtomicBool,
+    /// Answer protobuf when it is asked for first.
+    protobuf: AtomicBool,
 }
 
 impl Shared {
@@ -150,6 +155,7 @@ impl StubApiServer {
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
+            protobuf: AtomicBool::new(true),
         });
         let thread = {
             let shared = Arc::clone(&shared);
@@ -309,6 +315,13 @@ impl StubApiServer {
         if let Some(status) = status {
             state.failing.push((prefix.to_owned(), status));
         }
+    }
+
+    /// Whether nodes and pod metadata are answered in protobuf when a
+    /// client asks for it first (the default, as kube-apiserver), or in
+    /// JSON only (an API server without protobuf).
+    pub fn serve_protobuf(&self, protobuf: bool) {
+        self.shared.protobuf.store(protobuf, Ordering::Relaxed);
     }
 
     /// Every request so far, in order.
@@ -526,10 +539,15 @@ fn answer(writer: &mut TcpStream, shared: &Shared, request: &Recorded) -> std::i
     match (request.method.as_str(), kind) {
         ("GET", Some(kind)) => {
             let metadata_only = request.accept.contains("as=PartialObjectMetadata");
+            // Nodes and pod metadata in protobuf when asked first, as
+            // kube-apiserver (unless told to speak JSON only).
+            let protobuf = request.accept.starts_with(PROTOBUF)
+                && shared.protobuf.load(Ordering::Relaxed)
+                && (kind == Kind::Node || (kind == Kind::Pod && metadata_only));
             if param(&request.query, "watch") == Some("true")
                 || param(&request.query, "watch") == Some("1")
             {
-                watch(writer, shared, request, kind, metadata_only)?;
+                watch(writer, shared, request, kind, metadata_only, protobuf)?;
                 return Ok(false);
             }
             let state = shared.state();
@@ -541,6 +559,18 @@ fn answer(writer: &mut TcpStream, shared: &Shared, request: &Recorded) -> std::i
                 })
                 .map(|(_, object)| shaped(object, metadata_only))
                 .collect();
+            if protobuf {
+                let body = protobuf::list(&items, state.resource_version, metadata_only);
+                drop(state);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {PROTOBUF}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                writer.write_all(head.as_bytes())?;
+                writer.write_all(&body)?;
+                writer.flush()?;
+                return Ok(true);
+            }
             let (list_kind, api_version) = match (metadata_only, kind) {
                 (true, _) => ("PartialObjectMetadataList", "meta.k8s.io/v1"),
                 (false, Kind::Node) => ("NodeList", "v1"),
@@ -667,6 +697,7 @@ fn watch(
     request: &Recorded,
     kind: Kind,
     metadata_only: bool,
+    protobuf: bool,
 ) -> std::io::Result<()> {
     let mut since: u64 = param(&request.query, "resourceVersion")
         .and_then(|v| v.parse().ok())
@@ -676,13 +707,19 @@ fn watch(
         .map_or(WATCH_CAP, Duration::from_secs)
         .min(WATCH_CAP);
     let until = Instant::now() + timeout;
-    writer.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    let content_type = if protobuf {
+        "application/vnd.kubernetes.protobuf;stream=watch"
+    } else {
+        "application/json"
+    };
+    write!(
+        writer,
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
     )?;
     writer.flush()?;
     let mut state = shared.state();
     loop {
-        let mut lines = String::new();
+        let mut chunk: Vec<u8> = Vec::new();
         for change in &state.events {
             if change.version <= since || change.kind != kind {
                 continue;
@@ -699,14 +736,27 @@ fn watch(
                 (event, _, true) => event,
                 _ => continue,
             };
-            let line = json!({"type": event, "object": shaped(&change.object, metadata_only)});
-            lines.push_str(&line.to_string());
-            lines.push('\n');
+            let object = shaped(&change.object, metadata_only);
+            if protobuf {
+                chunk.extend(protobuf::watch_frame(
+                    event,
+                    &protobuf::object(&object, metadata_only),
+                ));
+            } else {
+                chunk.extend(
+                    json!({"type": event, "object": object})
+                        .to_string()
+                        .into_bytes(),
+                );
+                chunk.push(b'\n');
+            }
         }
         since = state.resource_version;
-        if !lines.is_empty() {
+        if !chunk.is_empty() {
             drop(state);
-            write!(writer, "{:x}\r\n{lines}\r\n", lines.len())?;
+            write!(writer, "{:x}\r\n", chunk.len())?;
+            writer.write_all(&chunk)?;
+            writer.write_all(b"\r\n")?;
             writer.flush()?;
             state = shared.state();
             continue;

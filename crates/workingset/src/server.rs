@@ -285,7 +285,7 @@ fn cluster_config(
         }
     }
 
-    let api = kube::Client::try_from(kube_config)
+    let api = workingset_server::cluster::fleet_client(kube_config)
         .map_err(|error| anyhow!("cannot build the API server client: {error}"))?;
     config.fleet = Some(Arc::new(Fleet::watch(api, addressing, node_selector)));
     config.client = client;

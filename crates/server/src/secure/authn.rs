@@ -21,11 +21,13 @@
 //! from the `kube-system/extension-apiserver-authentication` ConfigMap,
 //! watched so a rotated CA takes effect without a restart.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
+
+use super::cache::TtlCache;
 use axum::http::HeaderMap;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use kube::api::{Api, PostParams};
@@ -50,7 +52,6 @@ pub struct User {
 pub const ANONYMOUS: &str = "system:anonymous";
 const UNAUTHENTICATED: &str = "system:unauthenticated";
 const AUTHENTICATED: &str = "system:authenticated";
-const MAX_CACHED: usize = 10_000;
 
 impl User {
     fn anonymous() -> Self {
@@ -151,7 +152,7 @@ pub struct CertificateAuthn {
 pub struct TokenReviewer {
     client: kube::Client,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Option<User>, Instant)>>,
+    cache: TtlCache<Option<User>>,
 }
 
 impl std::fmt::Debug for TokenReviewer {
@@ -168,19 +169,14 @@ impl TokenReviewer {
         Self {
             client,
             ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(),
         }
     }
 
     /// The token's user, `None` when the API server does not know it.
     async fn review(&self, token: &str) -> Result<Option<User>, String> {
-        {
-            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((user, until)) = cache.get(token)
-                && Instant::now() < *until
-            {
-                return Ok(user.clone());
-            }
+        if let Some(user) = self.cache.get(token) {
+            return Ok(user);
         }
         let review = TokenReview {
             spec: TokenReviewSpec {
@@ -203,17 +199,7 @@ impl TokenReviewer {
             }),
             _ => None,
         };
-        if !self.ttl.is_zero() {
-            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if cache.len() >= MAX_CACHED {
-                let now = Instant::now();
-                cache.retain(|_, (_, until)| now < *until);
-                if cache.len() >= MAX_CACHED {
-                    cache.clear();
-                }
-            }
-            cache.insert(token.to_owned(), (user.clone(), Instant::now() + self.ttl));
-        }
+        self.cache.insert(token.to_owned(), user.clone(), self.ttl);
         Ok(user)
     }
 }

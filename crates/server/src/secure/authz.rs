@@ -4,9 +4,8 @@
 //! the API server, whose answers are cached (allowed and denied for their
 //! own TTLs, 10 s each by default; errors never).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -17,12 +16,10 @@ use workingset_model::selector::GoQuoted;
 
 use super::attributes::Attributes;
 use super::authn::User;
+use super::cache::TtlCache;
 
 /// The group whose members are allowed everything without a review.
 pub const PRIVILEGED_GROUP: &str = "system:masters";
-/// The most decisions kept; the cache is cleared of expired ones, then
-/// emptied, when it grows past this.
-const MAX_CACHED: usize = 10_000;
 
 /// A decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +59,7 @@ impl std::fmt::Debug for AuthorizerConfig {
 #[derive(Debug)]
 pub struct Authorizer {
     config: AuthorizerConfig,
-    cache: Mutex<HashMap<String, (Decision, Instant)>>,
+    cache: TtlCache<Decision>,
 }
 
 impl Authorizer {
@@ -70,7 +67,7 @@ impl Authorizer {
     pub fn new(config: AuthorizerConfig) -> Self {
         Self {
             config,
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(),
         }
     }
 
@@ -102,7 +99,7 @@ impl Authorizer {
         };
         let spec = review_spec(user, attributes);
         let key = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
-        if let Some(decision) = self.cached(&key) {
+        if let Some(decision) = self.cache.get(&key) {
             return Ok(decision);
         }
         let review = SubjectAccessReview {
@@ -129,31 +126,8 @@ impl Authorizer {
             Decision::Allow => self.config.allowed_ttl,
             Decision::Deny(_) => self.config.denied_ttl,
         };
-        self.remember(key, decision.clone(), ttl);
+        self.cache.insert(key, decision.clone(), ttl);
         Ok(decision)
-    }
-
-    fn cached(&self, key: &str) -> Option<Decision> {
-        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .get(key)
-            .filter(|(_, until)| Instant::now() < *until)
-            .map(|(decision, _)| decision.clone())
-    }
-
-    fn remember(&self, key: String, decision: Decision, ttl: Duration) {
-        if ttl.is_zero() {
-            return;
-        }
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() >= MAX_CACHED {
-            let now = Instant::now();
-            cache.retain(|_, (_, until)| now < *until);
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-        }
-        cache.insert(key, (decision, Instant::now() + ttl));
     }
 }
 

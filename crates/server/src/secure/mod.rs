@@ -8,6 +8,7 @@
 pub mod attributes;
 pub mod authn;
 pub mod authz;
+pub mod cache;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -378,7 +378,8 @@ fn server_scrapes_the_nodes_and_pods_the_api_server_lists() {
     );
 
     // What the server asked the API server: nodes whole, Running pods
-    // metadata-only, both listed then watched.
+    // metadata-only, both listed then watched, protobuf first (the stub
+    // answered protobuf, so everything above came through it).
     let requests = stub.requests();
     let pod_watch = requests
         .iter()
@@ -392,6 +393,17 @@ fn server_scrapes_the_nodes_and_pods_the_api_server_lists() {
         pod_watch.accept.contains("as=PartialObjectMetadata"),
         "{pod_watch:?}"
     );
+    for request in requests
+        .iter()
+        .filter(|r| r.path == "/api/v1/nodes" || r.path == "/api/v1/pods")
+    {
+        assert!(
+            request
+                .accept
+                .starts_with("application/vnd.kubernetes.protobuf"),
+            "{request:?}"
+        );
+    }
     assert!(
         requests
             .iter()
@@ -451,6 +463,8 @@ impl SecureCluster {
         let agent =
             FakeAgent::start(FakeNode::new(4, 8 << 30, 1_000, 3 << 30).pod(pod.clone())).unwrap();
         let stub = StubApiServer::start();
+        // An API server that answers JSON only: the fleet works with either.
+        stub.serve_protobuf(false);
         stub.put_node(node_object(
             "node-a",
             json!({"zone": "a"}),

@@ -15,9 +15,11 @@
 //!   A pod the kubelet reports but the API server does not list as Running
 //!   is not served, as metrics-server.
 //!
-//! kube's watchers speak JSON; metrics-server asks its API server for
-//! protobuf. The metadata-only pod watch keeps the pod payload small either
-//! way (no spec, no status).
+//! kube's watchers speak JSON; [`fleet_client`] adds a layer that asks for
+//! protobuf, as metrics-server's informers do, and hands kube JSON
+//! ([`protobuf`]).
+
+pub mod protobuf;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -274,6 +276,15 @@ fn pod_object(pod: &PartialObjectMeta<core::Pod>) -> Pod {
         },
         ..Pod::default()
     }
+}
+
+/// The client for [`Fleet::watch`]: `config`'s API server, with
+/// [`protobuf::ProtobufLayer`] so the watches travel as protobuf where the
+/// API server offers it.
+pub fn fleet_client(config: kube::Config) -> Result<kube::Client, kube::Error> {
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&protobuf::ProtobufLayer)
+        .build())
 }
 
 /// What one tick scrapes and joins.
