@@ -414,3 +414,50 @@ async fn bad_configurations_fail_the_start() {
         "{error}"
     );
 }
+
+/// The fleet simulator's bodies are what the server reads: every healthy
+/// node and every pod of a small simulated fleet is served (the failing
+/// nodes are not), with the CPU rate each container runs at.
+#[test]
+fn a_simulated_fleet_is_served_whole() {
+    use workingset_testkit::fleet::{Fleet, FleetConfig};
+    let fleet = Fleet::start(FleetConfig {
+        nodes: 12,
+        pods_per_node: 5,
+        containers_per_pod: 2,
+        failing_nodes: 2,
+        ..FleetConfig::default()
+    })
+    .unwrap();
+    let nodes: Vec<NodeSpec> = fleet
+        .nodes()
+        .into_iter()
+        .map(|(name, url)| NodeSpec::parse_flag(&format!("{name}={url}")).unwrap())
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), nodes);
+        config.resolution = Duration::from_secs(1);
+        let server = start(config).await.unwrap();
+        let addr = server.local_addr();
+        let count = |n: usize| move |v: &Value| v["items"].as_array().is_some_and(|i| i.len() == n);
+        wait_for_json(addr, "/apis/metrics.k8s.io/v1beta1/nodes", count(10)).await;
+        let pods = wait_for_json(addr, "/apis/metrics.k8s.io/v1beta1/pods", count(50)).await;
+        // Nodes 0 and 1 fail; container c0 of pod 0 on node 2 runs at
+        // 5m + (2 + 0 + 0) × 5m = 15m (see the simulator).
+        let pod = pods["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["metadata"]["name"] == "app-00002-000-0")
+            .unwrap();
+        let cpu = pod["containers"][0]["usage"]["cpu"].as_str().unwrap();
+        let nanocores = cpu
+            .parse::<workingset_quantity::Quantity>()
+            .unwrap()
+            .scaled_value(-9);
+        assert!((nanocores - 15_000_000).abs() < 300_000, "{cpu}");
+        server.shutdown().await;
+    });
+    assert!(fleet.stats().requests > 0);
+}

@@ -17,6 +17,7 @@
 pub mod disk;
 pub mod docker;
 pub mod fake_agent;
+pub mod fleet;
 pub mod kube;
 mod own_cgroup;
 pub mod process;

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The server at scale on this machine: a loopback fleet of fake kubelets
+# (crates/testkit/examples/fleet.rs, one port per node, 30 Running pods × 2
+# containers each by default) and `workingset server` in standalone mode
+# scraping it every 15 s. For each node count it reports the server's RSS
+# (now and peak), its CPU share over the window, its tick duration, list
+# latencies under 20 concurrent clients, and the fleet's own cost; at the
+# largest count it compares `workingset top pod -A` with kubectl.1.33 on
+# the same server. The table goes to stdout and into docs/performance.md.
+#
+#   bench/scale.sh [NODES ...]          default: 1000 3000 10000
+#   WINDOW=300 bench/scale.sh 10000     measure CPU over 5 minutes
+#
+# Needs curl; GNU time for the CLI comparison (apt-get install time);
+# kubectl.1.33 in $WORKINGSET_KUBECTL_DIR (default
+# /usr/lib/google-cloud-sdk/bin) for the kubectl column.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+counts=("$@")
+[ ${#counts[@]} -gt 0 ] || counts=(1000 3000 10000)
+window="${WINDOW:-60}"
+resolution="${RESOLUTION:-15}"
+pods="${PODS:-30}"
+containers="${CONTAINERS:-2}"
+port=18801
+kubectl="${WORKINGSET_KUBECTL_DIR:-/usr/lib/google-cloud-sdk/bin}/kubectl.1.33"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "${work}"
+}
+trap cleanup EXIT
+say() { printf 'bench/scale.sh: %s\n' "$*" >&2; }
+
+ulimit -n "$(ulimit -Hn)"
+say "building release binaries"
+cargo build --release --locked -p workingset -p workingset-testkit --example fleet >&2
+bin=target/release/workingset
+fleet=target/release/examples/fleet
+
+cpu_seconds() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+status_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+metric() { curl -s "http://127.0.0.1:${port}/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
+
+# p50 and p99 in ms of GET $1, 20 clients, $2 requests in all.
+latency() {
+  local url="$1" total="$2"
+  seq "${total}" | xargs -P 20 -I{} curl -s -o /dev/null -w '%{time_total}\n' "${url}" \
+    | sort -n | awk '{ v[NR] = $1 * 1000 } END {
+        p50 = v[int(NR * 0.50 + 0.5)]; p99 = v[int(NR * 0.99 + 0.5)]
+        if (p99 == "") p99 = v[NR]
+        printf "%.1f / %.1f", p50, p99 }'
+}
+
+rows=()
+cli_row=""
+for nodes in "${counts[@]}"; do
+  say "${nodes} nodes: starting the fleet"
+  "${fleet}" --nodes "${nodes}" --pods "${pods}" --containers "${containers}" --threads 1 \
+    --nodes-file "${work}/nodes" > "${work}/fleet.out" 2> "${work}/fleet.err" &
+  fleet_pid=$!
+  pids+=("${fleet_pid}")
+  for _ in $(seq 600); do grep -q '^ready' "${work}/fleet.out" 2>/dev/null && break; sleep 0.1; done
+  grep -q '^ready' "${work}/fleet.out" || { say "the fleet did not start"; exit 1; }
+
+  "${bin}" server --nodes-file "${work}/nodes" --metric-resolution "${resolution}s" \
+    --listen "127.0.0.1:${port}" --log warn 2> "${work}/server.err" &
+  server_pid=$!
+  pids+=("${server_pid}")
+  say "${nodes} nodes: waiting for the server to be ready"
+  ready=""
+  for _ in $(seq 600); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port}/readyz")" = 200 ]; then ready=1; break; fi
+    sleep 0.5
+  done
+  [ -n "${ready}" ] || { say "the server was not ready within 300 s"; tail "${work}/server.err" >&2; exit 1; }
+  sleep $((2 * resolution))
+
+  say "${nodes} nodes: measuring over ${window} s"
+  server_cpu0=$(cpu_seconds "${server_pid}"); fleet_cpu0=$(cpu_seconds "${fleet_pid}")
+  ticks0=$(metric workingset_server_ticks_total); tick_s0=$(metric workingset_server_tick_seconds_total)
+  sleep "${window}"
+  server_cpu1=$(cpu_seconds "${server_pid}"); fleet_cpu1=$(cpu_seconds "${fleet_pid}")
+  ticks1=$(metric workingset_server_ticks_total); tick_s1=$(metric workingset_server_tick_seconds_total)
+  rss=$(status_kib "${server_pid}" VmRSS); hwm=$(status_kib "${server_pid}" VmHWM)
+  served=$(metric workingset_server_served_pods)
+  cpu_share=$(awk -v a="${server_cpu0}" -v b="${server_cpu1}" -v w="${window}" 'BEGIN { printf "%.1f", (b - a) / w * 100 }')
+  fleet_share=$(awk -v a="${fleet_cpu0}" -v b="${fleet_cpu1}" -v w="${window}" 'BEGIN { printf "%.1f", (b - a) / w * 100 }')
+  tick=$(awk -v a="${tick_s0}" -v b="${tick_s1}" -v c="${ticks0}" -v d="${ticks1}" 'BEGIN { if (d > c) printf "%.2f", (b - a) / (d - c); else print "n/a" }')
+  base="http://127.0.0.1:${port}/apis/metrics.k8s.io/v1beta1"
+  one_pod=$(curl -s "${base}/namespaces/ns-0001/pods" | grep -o '"name":"app-[^"]*"' | head -1 | cut -d'"' -f4)
+  all=$(latency "${base}/pods" 40)
+  ns=$(latency "${base}/namespaces/ns-0001/pods" 400)
+  pod=$(latency "${base}/namespaces/ns-0001/pods/${one_pod}" 400)
+  rows+=("| ${nodes} | ${served} | $((rss / 1024)) MiB (peak $((hwm / 1024))) | ${cpu_share} % | ${tick} s | ${all} | ${ns} | ${pod} | ${fleet_share} % |")
+
+  if [ "${nodes}" = "${counts[-1]}" ] && command -v /usr/bin/time >/dev/null; then
+    say "${nodes} nodes: workingset top pod -A vs kubectl.1.33 (5 runs each)"
+    printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: http://127.0.0.1:%s\ncontexts:\n- name: s\n  context:\n    cluster: s\n    user: s\ncurrent-context: s\nusers:\n- name: s\n  user: {}\n' "${port}" > "${work}/kubeconfig"
+    measure() {
+      local out=()
+      for _ in 1 2 3 4 5; do
+        /usr/bin/time -f '%e %M' -o "${work}/time" "$@" --kubeconfig "${work}/kubeconfig" top pod -A > /dev/null 2>&1 || true
+        out+=("$(cat "${work}/time")")
+      done
+      printf '%s\n' "${out[@]}" | sort -n | awk 'NR == 3 { printf "%s s, %.0f MiB", $1, $2 / 1024 }'
+    }
+    ours=$(HOME="${work}" measure "${bin}")
+    theirs="n/a"
+    [ -x "${kubectl}" ] && theirs=$(HOME="${work}" measure "${kubectl}")
+    cli_row="| ${served} pods | ${ours} | ${theirs} |"
+  fi
+
+  kill "${server_pid}" "${fleet_pid}" 2>/dev/null || true
+  wait "${server_pid}" "${fleet_pid}" 2>/dev/null || true
+done
+
+table=$(
+  echo "| nodes | pods served | server RSS | server CPU (one core) | mean tick | all pods p50 / p99 ms | one namespace p50 / p99 ms | one pod p50 / p99 ms | fleet CPU |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  if [ -n "${cli_row}" ]; then
+    echo
+    echo "| CLI, median of 5 (wall, peak RSS) | workingset top pod -A | kubectl.1.33 top pod -A |"
+    echo "|---|---|---|"
+    echo "${cli_row}"
+  fi
+)
+echo "${table}"
+
+doc=docs/performance.md
+header="<!-- bench/scale.sh: generated below -->"
+machine="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
+{
+  if [ -f "${doc}" ]; then sed "/^${header}\$/,\$d" "${doc}"; fi
+  echo "${header}"
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) on ${machine}: \`bench/scale.sh ${counts[*]}\`,"
+  echo "resolution ${resolution} s, ${pods} pods × ${containers} containers per node, CPU over ${window} s."
+  echo
+  echo "${table}"
+} > "${doc}.new"
+mv "${doc}.new" "${doc}"
+say "wrote ${doc}"
