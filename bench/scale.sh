@@ -33,11 +33,16 @@ cleanup() {
   rm -rf "${work}"
 }
 trap cleanup EXIT
+trap 'printf "bench/scale.sh: failed at line %s\n" "${LINENO}" >&2' ERR
 say() { printf 'bench/scale.sh: %s\n' "$*" >&2; }
 
+# A socket per node in the fleet and another in the server, both ends on
+# this machine: raise the open-files limit as far as allowed.
+ulimit -Hn 1048576 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 say "building release binaries"
-cargo build --release --locked -p workingset -p workingset-testkit --example fleet >&2
+cargo build --release --locked -p workingset >&2
+cargo build --release --locked -p workingset-testkit --example fleet >&2
 bin=target/release/workingset
 fleet=target/release/examples/fleet
 
@@ -48,7 +53,7 @@ metric() { curl -s "http://127.0.0.1:${port}/metrics" | awk -v name="$1" '$1 == 
 # p50 and p99 in ms of GET $1, 20 clients, $2 requests in all.
 latency() {
   local url="$1" total="$2"
-  seq "${total}" | xargs -P 20 -I{} curl -s -o /dev/null -w '%{time_total}\n' "${url}" \
+  { seq "${total}" | xargs -P 20 -I{} curl -s -o /dev/null -w '%{time_total}\n' "${url}" || true; } \
     | sort -n | awk '{ v[NR] = $1 * 1000 } END {
         p50 = v[int(NR * 0.50 + 0.5)]; p99 = v[int(NR * 0.99 + 0.5)]
         if (p99 == "") p99 = v[NR]
@@ -73,6 +78,7 @@ for nodes in "${counts[@]}"; do
   say "${nodes} nodes: waiting for the server to be ready"
   ready=""
   for _ in $(seq 600); do
+    kill -0 "${server_pid}" 2>/dev/null || { say "the server exited"; cat "${work}/server.err" >&2; exit 1; }
     if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port}/readyz")" = 200 ]; then ready=1; break; fi
     sleep 0.5
   done
@@ -91,7 +97,7 @@ for nodes in "${counts[@]}"; do
   fleet_share=$(awk -v a="${fleet_cpu0}" -v b="${fleet_cpu1}" -v w="${window}" 'BEGIN { printf "%.1f", (b - a) / w * 100 }')
   tick=$(awk -v a="${tick_s0}" -v b="${tick_s1}" -v c="${ticks0}" -v d="${ticks1}" 'BEGIN { if (d > c) printf "%.2f", (b - a) / (d - c); else print "n/a" }')
   base="http://127.0.0.1:${port}/apis/metrics.k8s.io/v1beta1"
-  one_pod=$(curl -s "${base}/namespaces/ns-0001/pods" | grep -o '"name":"app-[^"]*"' | head -1 | cut -d'"' -f4)
+  one_pod=$(curl -s "${base}/namespaces/ns-0001/pods" | grep -o '"name":"app-[^"]*"' | head -1 | cut -d'"' -f4 || true)
   all=$(latency "${base}/pods" 40)
   ns=$(latency "${base}/namespaces/ns-0001/pods" 400)
   pod=$(latency "${base}/namespaces/ns-0001/pods/${one_pod}" 400)
@@ -103,7 +109,7 @@ for nodes in "${counts[@]}"; do
     measure() {
       local out=()
       for _ in 1 2 3 4 5; do
-        /usr/bin/time -f '%e %M' -o "${work}/time" "$@" --kubeconfig "${work}/kubeconfig" top pod -A > /dev/null 2>&1 || true
+        /usr/bin/time -f '%e %M' -o "${work}/time" "$@" top pod -A --kubeconfig "${work}/kubeconfig" > /dev/null 2>&1 || true
         out+=("$(cat "${work}/time")")
       done
       printf '%s\n' "${out[@]}" | sort -n | awk 'NR == 3 { printf "%s s, %.0f MiB", $1, $2 / 1024 }'
@@ -135,7 +141,7 @@ doc=docs/performance.md
 header="<!-- bench/scale.sh: generated below -->"
 machine="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
 {
-  if [ -f "${doc}" ]; then sed "/^${header}\$/,\$d" "${doc}"; fi
+  if [ -f "${doc}" ]; then awk -v header="${header}" '$0 == header { exit } { print }' "${doc}"; fi
   echo "${header}"
   echo
   echo "Measured $(date -u +%Y-%m-%d) on ${machine}: \`bench/scale.sh ${counts[*]}\`,"

@@ -277,7 +277,7 @@ pub fn objects<T: FromWire>(
                 }
                 return Ok(Vec::new());
             }
-            T::from_json(&answer.body, list).map_err(|e| SourceError::Other(e.to_string()))
+            T::from_json(&answer.body, list).map_err(|e| SourceError::Other(go_decode_error(&e)))
         }
         Decoder::Protobuf => {
             let envelope =
@@ -294,6 +294,16 @@ pub fn objects<T: FromWire>(
             T::from_protobuf(&envelope, list).map_err(|e| SourceError::Other(e.to_string()))
         }
     }
+}
+
+/// A decode error as kubectl words it: Go's decoder reports the value's
+/// own error (a Quantity's regular expression, …) without a position, so
+/// serde's ` at line L column C` is left off.
+fn go_decode_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    text.strip_suffix(&position)
+        .map_or_else(|| text.clone(), str::to_owned)
 }
 
 /// A `Status` in JSON (its `status` field and the status), when the body

@@ -30,8 +30,7 @@ pub const MAGIC: &[u8; 4] = b"k8s\0";
 pub enum ProtobufError {
     /// The body does not start with [`MAGIC`] (apimachinery's wording).
     #[error(
-        "provided data does not appear to be a protobuf message, expected prefix {:?}",
-        MAGIC
+        "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"
     )]
     NoMagic,
     /// The envelope or the object is not valid protobuf.

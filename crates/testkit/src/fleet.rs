@@ -277,7 +277,11 @@ async fn serve_fleet(
                 tokio::select! {
                     _ = stop.changed() => break,
                     accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
+                        let Ok((stream, _)) = accepted else {
+                            // Out of file descriptors, most likely: do not spin.
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        };
                         let nodes = Arc::clone(&nodes);
                         let counters = Arc::clone(&counters);
                         tokio::spawn(async move {

@@ -772,6 +772,25 @@ fn server_errors() {
             Route::json(200, "not json"),
         ),
         ("/apis/metrics.k8s.io/v1beta1/nodes", Route::json(200, "")),
+        // Protobuf that is not: Go prints the expected prefix as `%v` of
+        // a byte slice.
+        (
+            "/apis/metrics.k8s.io/v1beta1/nodes",
+            Route::with_type(200, "application/vnd.kubernetes.protobuf", b"hello"),
+        ),
+        // A value the decoder refuses: kubectl prints the Quantity's own
+        // error, with no position.
+        (
+            "/apis/metrics.k8s.io/v1beta1/nodes",
+            Route::json(
+                200,
+                &list(
+                    "NodeMetricsList",
+                    "metrics.k8s.io/v1beta1",
+                    vec![node_metrics("n1", "12x", "1Gi")],
+                ),
+            ),
+        ),
         (
             "/apis/metrics.k8s.io/v1beta1/nodes",
             Route::with_type(418, "text/plain; charset=utf-8", b"teapot"),
