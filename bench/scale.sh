@@ -24,6 +24,7 @@ resolution="${RESOLUTION:-15}"
 pods="${PODS:-30}"
 containers="${CONTAINERS:-2}"
 port=18801
+per_process="${NODES_PER_FLEET_PROCESS:-4000}"
 kubectl="${WORKINGSET_KUBECTL_DIR:-/usr/lib/google-cloud-sdk/bin}/kubectl.1.33"
 work="$(mktemp -d)"
 pids=()
@@ -46,7 +47,7 @@ cargo build --release --locked -p workingset-testkit --example fleet >&2
 bin=target/release/workingset
 fleet=target/release/examples/fleet
 
-cpu_seconds() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+cpu_seconds() { cat "${@/#//proc/}" 2>/dev/null | sed 's/^[^)]*) //' | awk '{ s += ($12 + $13) / 100 } END { print s + 0 }'; }
 status_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:${port}/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
 
@@ -63,13 +64,22 @@ latency() {
 rows=()
 cli_row=""
 for nodes in "${counts[@]}"; do
+  # Each fleet process serves at most ${per_process} nodes: a node takes a
+  # listening socket and the server's connection in the fleet, and the
+  # open-files limit is per process.
   say "${nodes} nodes: starting the fleet"
-  "${fleet}" --nodes "${nodes}" --pods "${pods}" --containers "${containers}" --threads 1 \
-    --nodes-file "${work}/nodes" > "${work}/fleet.out" 2> "${work}/fleet.err" &
-  fleet_pid=$!
-  pids+=("${fleet_pid}")
-  for _ in $(seq 600); do grep -q '^ready' "${work}/fleet.out" 2>/dev/null && break; sleep 0.1; done
-  grep -q '^ready' "${work}/fleet.out" || { say "the fleet did not start"; exit 1; }
+  fleet_pids=()
+  : > "${work}/nodes"
+  for ((first = 0; first < nodes; first += per_process)); do
+    count=$(( nodes - first < per_process ? nodes - first : per_process ))
+    "${fleet}" --nodes "${count}" --first "${first}" --pods "${pods}" --containers "${containers}" \
+      --threads 1 --nodes-file "${work}/nodes.${first}" > "${work}/fleet.${first}.out" 2> "${work}/fleet.${first}.err" &
+    fleet_pids+=($!)
+    pids+=($!)
+    for _ in $(seq 600); do grep -q '^ready' "${work}/fleet.${first}.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q '^ready' "${work}/fleet.${first}.out" || { say "the fleet did not start"; exit 1; }
+    cat "${work}/nodes.${first}" >> "${work}/nodes"
+  done
 
   "${bin}" server --nodes-file "${work}/nodes" --metric-resolution "${resolution}s" \
     --listen "127.0.0.1:${port}" --log warn 2> "${work}/server.err" &
@@ -86,10 +96,10 @@ for nodes in "${counts[@]}"; do
   sleep $((2 * resolution))
 
   say "${nodes} nodes: measuring over ${window} s"
-  server_cpu0=$(cpu_seconds "${server_pid}"); fleet_cpu0=$(cpu_seconds "${fleet_pid}")
+  server_cpu0=$(cpu_seconds "${server_pid}/stat"); fleet_cpu0=$(cpu_seconds "${fleet_pids[@]/%//stat}")
   ticks0=$(metric workingset_server_ticks_total); tick_s0=$(metric workingset_server_tick_seconds_total)
   sleep "${window}"
-  server_cpu1=$(cpu_seconds "${server_pid}"); fleet_cpu1=$(cpu_seconds "${fleet_pid}")
+  server_cpu1=$(cpu_seconds "${server_pid}/stat"); fleet_cpu1=$(cpu_seconds "${fleet_pids[@]/%//stat}")
   ticks1=$(metric workingset_server_ticks_total); tick_s1=$(metric workingset_server_tick_seconds_total)
   rss=$(status_kib "${server_pid}" VmRSS); hwm=$(status_kib "${server_pid}" VmHWM)
   served=$(metric workingset_server_served_pods)
@@ -120,8 +130,8 @@ for nodes in "${counts[@]}"; do
     cli_row="| ${served} pods | ${ours} | ${theirs} |"
   fi
 
-  kill "${server_pid}" "${fleet_pid}" 2>/dev/null || true
-  wait "${server_pid}" "${fleet_pid}" 2>/dev/null || true
+  kill "${server_pid}" "${fleet_pids[@]}" 2>/dev/null || true
+  wait "${server_pid}" "${fleet_pids[@]}" 2>/dev/null || true
 done
 
 table=$(

@@ -1,7 +1,7 @@
 //! The fleet simulator as a process, for `bench/scale.sh`:
 //!
 //! ```text
-//! fleet --nodes 1000 [--pods 30] [--containers 2] [--churn 0] [--slow 0]
+//! fleet --nodes 1000 [--first 0] [--pods 30] [--containers 2] [--churn 0] [--slow 0]
 //!       [--failing 0] [--threads 1] --nodes-file FILE
 //! ```
 //!
@@ -27,6 +27,7 @@ fn main() {
         };
         match flag.as_str() {
             "--nodes" => config.nodes = value().parse().expect("--nodes N"),
+            "--first" => config.first_node = value().parse().expect("--first N"),
             "--pods" => config.pods_per_node = value().parse().expect("--pods N"),
             "--containers" => config.containers_per_pod = value().parse().expect("--containers N"),
             "--churn" => config.churn_per_period = value().parse().expect("--churn N"),

@@ -40,6 +40,10 @@ use tokio::sync::watch;
 pub struct FleetConfig {
     /// Nodes (one port each).
     pub nodes: usize,
+    /// The number of the first node (`node-NNNNN`): a fleet can be split
+    /// over processes, each under its own open-files limit (each node takes
+    /// a listening socket and the server's connection).
+    pub first_node: usize,
     /// Running pods per node.
     pub pods_per_node: usize,
     /// Containers per pod.
@@ -65,6 +69,7 @@ impl Default for FleetConfig {
     fn default() -> Self {
         Self {
             nodes: 100,
+            first_node: 0,
             pods_per_node: 30,
             containers_per_pod: 2,
             namespaces: 100,
@@ -161,7 +166,7 @@ impl Fleet {
     /// Binds every node's port on 127.0.0.1 and starts serving.
     pub fn start(config: FleetConfig) -> io::Result<Fleet> {
         let started = unix_now() as u64 - 3_600;
-        let nodes: Vec<SimNode> = (0..config.nodes)
+        let nodes: Vec<SimNode> = (config.first_node..config.first_node + config.nodes)
             .map(|n| SimNode {
                 name: format!("node-{n:05}"),
                 slow: n < config.slow_nodes,
@@ -325,7 +330,7 @@ async fn serve_fleet(
                     if let Some(sim) = nodes.get(node) {
                         let mut pods = sim.pods.lock().unwrap_or_else(PoisonError::into_inner);
                         if let Some(entry) = pods.get_mut(slot) {
-                            *entry = pod(&config, node, slot, generation, now);
+                            *entry = pod(&config, config.first_node + node, slot, generation, now);
                             counters.churned.fetch_add(1, Ordering::Relaxed);
                         }
                     }
