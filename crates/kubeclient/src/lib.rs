@@ -33,7 +33,7 @@ pub mod doctor;
 pub mod explain;
 mod gojson;
 pub mod kubelet;
-mod protobuf;
+pub mod protobuf;
 pub mod proxy;
 mod transport;
 

@@ -5,7 +5,9 @@
 //! `application/vnd.kubernetes.protobuf` with the four magic bytes `k8s\0`
 //! followed by a `runtime.Unknown` envelope whose `raw` field holds the
 //! object. The messages below declare only the fields `top` needs, with the
-//! field numbers of the upstream `generated.proto` files
+//! field numbers of the upstream `generated.proto` files; the shared
+//! envelope and metadata messages are public, for the server's watches
+//! (`workingset_server::cluster::protobuf`)
 //! (`k8s.io/apimachinery/pkg/apis/meta/v1`, `k8s.io/api/core/v1`,
 //! `k8s.io/metrics/pkg/apis/metrics/v1beta1`); protobuf decoders skip the
 //! rest.
@@ -51,36 +53,36 @@ pub enum ProtobufError {
 
 /// `runtime.TypeMeta`.
 #[derive(Clone, PartialEq, Message)]
-struct TypeMetaPb {
+pub struct TypeMetaPb {
     #[prost(string, tag = "1")]
-    api_version: String,
+    pub api_version: String,
     #[prost(string, tag = "2")]
-    kind: String,
+    pub kind: String,
 }
 
 /// `runtime.Unknown`: the envelope after the magic bytes.
 #[derive(Clone, PartialEq, Message)]
-struct UnknownPb {
+pub struct UnknownPb {
     #[prost(message, optional, tag = "1")]
-    type_meta: Option<TypeMetaPb>,
+    pub type_meta: Option<TypeMetaPb>,
     #[prost(bytes = "vec", tag = "2")]
-    raw: Vec<u8>,
+    pub raw: Vec<u8>,
 }
 
 /// `resource.Quantity`: its canonical string.
 #[derive(Clone, PartialEq, Message)]
-struct QuantityPb {
+pub struct QuantityPb {
     #[prost(string, tag = "1")]
-    string: String,
+    pub string: String,
 }
 
 /// `metav1.Time`.
 #[derive(Clone, PartialEq, Message)]
-struct TimePb {
+pub struct TimePb {
     #[prost(int64, tag = "1")]
-    seconds: i64,
+    pub seconds: i64,
     #[prost(int32, tag = "2")]
-    nanos: i32,
+    pub nanos: i32,
 }
 
 /// `metav1.Duration`, in nanoseconds.
@@ -92,17 +94,21 @@ struct DurationPb {
 
 /// `metav1.ObjectMeta`: the fields `top` reads.
 #[derive(Clone, PartialEq, Message)]
-struct ObjectMetaPb {
+pub struct ObjectMetaPb {
     #[prost(string, tag = "1")]
-    name: String,
+    pub name: String,
     #[prost(string, tag = "3")]
-    namespace: String,
+    pub namespace: String,
     #[prost(string, tag = "5")]
-    uid: String,
+    pub uid: String,
+    #[prost(string, tag = "6")]
+    pub resource_version: String,
     #[prost(message, optional, tag = "8")]
-    creation_timestamp: Option<TimePb>,
+    pub creation_timestamp: Option<TimePb>,
     #[prost(btree_map = "string, string", tag = "11")]
-    labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    #[prost(btree_map = "string, string", tag = "12")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// `v1beta1.NodeMetrics`.
@@ -194,41 +200,41 @@ list_message!(PodListPb, PodPb);
 
 /// `metav1.StatusCause`.
 #[derive(Clone, PartialEq, Message)]
-struct StatusCausePb {
+pub struct StatusCausePb {
     #[prost(string, tag = "1")]
-    reason: String,
+    pub reason: String,
     #[prost(string, tag = "2")]
-    message: String,
+    pub message: String,
     #[prost(string, tag = "3")]
-    field: String,
+    pub field: String,
 }
 
 /// `metav1.StatusDetails`.
 #[derive(Clone, PartialEq, Message)]
-struct StatusDetailsPb {
+pub struct StatusDetailsPb {
     #[prost(string, tag = "1")]
-    name: String,
+    pub name: String,
     #[prost(string, tag = "2")]
-    group: String,
+    pub group: String,
     #[prost(string, tag = "3")]
-    kind: String,
+    pub kind: String,
     #[prost(message, repeated, tag = "4")]
-    causes: Vec<StatusCausePb>,
+    pub causes: Vec<StatusCausePb>,
 }
 
 /// `metav1.Status`.
 #[derive(Clone, PartialEq, Message)]
-struct StatusPb {
+pub struct StatusPb {
     #[prost(string, tag = "2")]
-    status: String,
+    pub status: String,
     #[prost(string, tag = "3")]
-    message: String,
+    pub message: String,
     #[prost(string, tag = "4")]
-    reason: String,
+    pub reason: String,
     #[prost(message, optional, tag = "5")]
-    details: Option<StatusDetailsPb>,
+    pub details: Option<StatusDetailsPb>,
     #[prost(int32, tag = "6")]
-    code: i32,
+    pub code: i32,
 }
 
 /// An object unwrapped from its envelope: the kind it says it is and its

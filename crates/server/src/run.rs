@@ -43,9 +43,10 @@
 //!
 //! # Memory
 //!
-//! Bounded by the configured nodes: the store keeps at most two points per
-//! series and forgets pods a node no longer reports; inventories and
-//! per-node state are keyed by configured node names only.
+//! Bounded by the nodes of the current tick (the configured ones, or in
+//! Kubernetes mode the watched ones): the store keeps at most two points
+//! per series and forgets pods a node no longer reports; inventories,
+//! per-node state and telemetry drop nodes that leave.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;

@@ -780,7 +780,7 @@ pub fn go_float(v: f64) -> String {
 }
 
 /// Unix seconds as RFC 3339 UTC with whole seconds (`2025-01-31T04:05:06Z`).
-fn rfc3339(unix_seconds: i64) -> String {
+pub(crate) fn rfc3339(unix_seconds: i64) -> String {
     let days = unix_seconds.div_euclid(86_400);
     let second_of_day = unix_seconds.rem_euclid(86_400);
     // Howard Hinnant's days-to-civil.

@@ -35,6 +35,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::fake_agent::rfc3339;
+
 /// What the fleet looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetConfig {
@@ -442,27 +444,6 @@ fn resource_body(node: &SimNode) -> String {
     out
 }
 
-fn rfc3339(unix: u64) -> String {
-    let days = unix / 86_400;
-    let seconds = unix % 86_400;
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        seconds / 3_600,
-        seconds % 3_600 / 60,
-        seconds % 60
-    )
-}
-
 /// The kubelet's `/pods`: running pods with their containers.
 fn pods_body(node: &SimNode) -> String {
     let pods = node.pods.lock().unwrap_or_else(PoisonError::into_inner);
@@ -472,7 +453,7 @@ fn pods_body(node: &SimNode) -> String {
         if index > 0 {
             out.push(',');
         }
-        let started = rfc3339(pod.started);
+        let started = rfc3339(i64::try_from(pod.started).unwrap_or(i64::MAX));
         let containers: Vec<String> = pod
             .containers
             .iter()
@@ -545,12 +526,6 @@ pub fn cost_line(stats: FleetStats, since_cpu: f64, elapsed: Duration) -> String
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-    }
 
     #[test]
     fn stat_lines_give_cpu_seconds() {

@@ -6,7 +6,10 @@
 //! such a cgroup before they do anything ([`workload`]), writes test files
 //! that are not left in the page cache ([`disk`]), and offers bounded waits
 //! ([`wait_for`]). Every wait has a timeout and every process it starts is
-//! killed and reaped.
+//! killed and reaped. Peers that cannot run here are stood in for on
+//! loopback: a stub Kubernetes API server ([`stub_apiserver`]), canned
+//! kubectl routes ([`kube`]), fake kubelets ([`fake_agent`], and many at
+//! once for benchmarks: [`fleet`]).
 //!
 //! Real-kernel tests do not skip themselves quietly: [`real_kernel_tests`]
 //! fails loudly when they cannot run (not root, no cgroup filesystem)

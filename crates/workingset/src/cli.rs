@@ -346,8 +346,9 @@ pub struct ScrapeArgs {
     /// `#` comments.
     #[arg(long, value_name = "FILE")]
     pub nodes_file: Option<PathBuf>,
-    /// Address to serve the Metrics API on. Loopback by default: the API
-    /// shows every workload of every node to whoever can reach it.
+    /// Address to serve the Metrics API on (standalone mode; Kubernetes
+    /// mode uses --bind-address and --secure-port). Loopback by default:
+    /// the API shows every workload of every node to whoever can reach it.
     #[arg(long, default_value = "127.0.0.1:8001", value_name = "ADDR")]
     pub listen: SocketAddr,
     /// Longest time one node's requests may take in a tick (Go duration).

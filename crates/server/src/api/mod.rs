@@ -289,7 +289,8 @@ fn json_static(body: &'static str) -> Response {
         .into_response()
 }
 
-fn status_response(status: &Status) -> Response {
+/// A `Status` as the API server writes it (also the secure gate's 401/403).
+pub(crate) fn status_response(status: &Status) -> Response {
     let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(code, status.to_json())
 }

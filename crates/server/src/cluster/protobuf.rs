@@ -16,7 +16,8 @@
 //! Only the fields the fleet reads are carried over (names, uid, resource
 //! version, creation time, labels, annotations; a node's capacity,
 //! allocatable, conditions, addresses and kubelet port), with the field
-//! numbers of upstream's `generated.proto`. This is what metrics-server's
+//! numbers of upstream's `generated.proto`; the envelope and metadata
+//! messages are `workingset_kubeclient::protobuf`'s, shared with `top`. This is what metrics-server's
 //! informers ask for: the objects' bytes on the wire are a fraction of
 //! their JSON.
 
@@ -32,58 +33,17 @@ use hyper::body::{Body, Frame};
 use prost::Message;
 use serde_json::{Map, Value, json};
 use tower::{Layer, Service};
+use workingset_kubeclient::protobuf::{
+    MAGIC, ObjectMetaPb, QuantityPb, StatusPb, TimePb, UnknownPb,
+};
 
 /// Errors of the transcoding body or the inner service.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What starts every enveloped protobuf object.
-const MAGIC: &[u8; 4] = b"k8s\0";
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 /// The largest watch frame accepted (the API server's objects are far
 /// smaller; this bounds what a broken peer can make us buffer).
 const MAX_FRAME: usize = 64 << 20;
-
-#[derive(Clone, PartialEq, Message)]
-struct TypeMetaPb {
-    #[prost(string, tag = "1")]
-    api_version: String,
-    #[prost(string, tag = "2")]
-    kind: String,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct UnknownPb {
-    #[prost(message, optional, tag = "1")]
-    type_meta: Option<TypeMetaPb>,
-    #[prost(bytes = "vec", tag = "2")]
-    raw: Vec<u8>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct TimePb {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct ObjectMetaPb {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(string, tag = "3")]
-    namespace: String,
-    #[prost(string, tag = "5")]
-    uid: String,
-    #[prost(string, tag = "6")]
-    resource_version: String,
-    #[prost(message, optional, tag = "8")]
-    creation_timestamp: Option<TimePb>,
-    #[prost(btree_map = "string, string", tag = "11")]
-    labels: BTreeMap<String, String>,
-    #[prost(btree_map = "string, string", tag = "12")]
-    annotations: BTreeMap<String, String>,
-}
 
 #[derive(Clone, PartialEq, Message)]
 struct ListMetaPb {
@@ -91,12 +51,6 @@ struct ListMetaPb {
     resource_version: String,
     #[prost(string, tag = "3")]
     continue_token: String,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct QuantityPb {
-    #[prost(string, tag = "1")]
-    string: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -173,30 +127,6 @@ struct PartialObjectMetadataListPb {
     metadata: Option<ListMetaPb>,
     #[prost(message, repeated, tag = "2")]
     items: Vec<PartialObjectMetadataPb>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct StatusDetailsPb {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(string, tag = "2")]
-    group: String,
-    #[prost(string, tag = "3")]
-    kind: String,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct StatusPb {
-    #[prost(string, tag = "2")]
-    status: String,
-    #[prost(string, tag = "3")]
-    message: String,
-    #[prost(string, tag = "4")]
-    reason: String,
-    #[prost(message, optional, tag = "5")]
-    details: Option<StatusDetailsPb>,
-    #[prost(int32, tag = "6")]
-    code: i32,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -587,6 +517,7 @@ where
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use workingset_kubeclient::protobuf::TypeMetaPb;
 
     fn envelope(kind: &str, api_version: &str, raw: Vec<u8>) -> Vec<u8> {
         let mut out = MAGIC.to_vec();

@@ -111,10 +111,7 @@ impl Authorizer {
             .await
             .map_err(|error| format!("the SubjectAccessReview failed: {error}"))?;
         let status = answer.status.unwrap_or_default();
-        if let Some(error) = status.evaluation_error.as_deref().filter(|e| !e.is_empty())
-            && !status.allowed
-            && status.denied != Some(true)
-        {
+        if let Some(error) = status.evaluation_error.as_deref().filter(|e| !e.is_empty()) {
             tracing::debug!(error, "The SubjectAccessReview had an evaluation error");
         }
         let decision = if status.allowed {

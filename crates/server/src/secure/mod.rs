@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 use workingset_httpd::secure::PeerCertificates;
 use workingset_model::status::Status;
 
+use crate::api::status_response;
+
 use self::attributes::Attributes;
 use self::authn::{Authenticator, CaVerifier, CertificateAuthn, RequestHeader, TokenReviewer};
 use self::authz::{Authorizer, AuthorizerConfig, Decision, forbidden_message};
@@ -270,19 +272,6 @@ fn from_configmap(configmap: &ConfigMap) -> CertificateAuthn {
         request_header,
         client_ca: ca("client-ca-file"),
     }
-}
-
-fn status_response(status: &Status) -> Response {
-    let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        code,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        status.to_json(),
-    )
-        .into_response()
 }
 
 /// The axum middleware: authenticate, authorize, then pass on.
