@@ -31,17 +31,53 @@ use crate::metrics::{Node, NodeMetrics, ObjectMeta, Pod, PodMetrics};
 use crate::selector::{FieldSelector, LabelSelector, METRICS_API_FIELDS};
 use crate::status::Status;
 
+/// An object a list selects from: what selectors match is its metadata
+/// (name, namespace, labels).
+///
+/// The model's objects are listed as they are; a server may list its own
+/// compact objects (sharing a pod's metadata between its usage and its core
+/// object, say) as long as it can lend their metadata.
+pub trait Listed {
+    /// The metadata selectors match and lookups compare.
+    fn listed_meta(&self) -> &ObjectMeta;
+}
+
+macro_rules! listed_by_metadata {
+    ($($type:ty),*) => {$(
+        impl Listed for $type {
+            fn listed_meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+        }
+    )*};
+}
+listed_by_metadata!(NodeMetrics, PodMetrics, Node, Pod);
+
+impl<T: Listed + ?Sized> Listed for std::sync::Arc<T> {
+    fn listed_meta(&self) -> &ObjectMeta {
+        (**self).listed_meta()
+    }
+}
+
 /// The objects a Metrics API server (and, in standalone mode, its core API)
 /// can answer with, each slice sorted as the server lists it.
 pub trait Catalog {
+    /// What a node metrics list holds.
+    type NodeMetrics: Listed;
+    /// What a pod metrics list holds.
+    type PodMetrics: Listed;
+    /// What a core node list holds.
+    type Node: Listed;
+    /// What a core pod list holds.
+    type Pod: Listed;
     /// Node metrics, sorted by name.
-    fn node_metrics(&self) -> &[NodeMetrics];
+    fn node_metrics(&self) -> &[Self::NodeMetrics];
     /// Pod metrics, sorted by namespace then name.
-    fn pod_metrics(&self) -> &[PodMetrics];
+    fn pod_metrics(&self) -> &[Self::PodMetrics];
     /// Core `Node` objects, sorted by name.
-    fn nodes(&self) -> &[Node];
+    fn nodes(&self) -> &[Self::Node];
     /// Core `Pod` objects, sorted by namespace then name.
-    fn pods(&self) -> &[Pod];
+    fn pods(&self) -> &[Self::Pod];
 }
 
 /// The API group of the Metrics API.
@@ -119,18 +155,13 @@ impl Selectors {
             })
     }
 
-    fn filter<'p, T>(
-        &self,
-        objects: &'p [T],
-        meta: impl Fn(&T) -> &ObjectMeta,
-        namespaced: bool,
-    ) -> Vec<&'p T> {
+    fn filter<'p, T: Listed>(&self, objects: &'p [T], namespaced: bool) -> Vec<&'p T> {
         if self.is_everything() {
             return objects.iter().collect();
         }
         objects
             .iter()
-            .filter(|object| self.matches(meta(object), namespaced))
+            .filter(|object| self.matches(object.listed_meta(), namespaced))
             .collect()
     }
 }
@@ -147,33 +178,15 @@ fn by_namespace_and_name(meta: &ObjectMeta, namespace: &str, name: &str) -> Orde
 
 /// The objects of one namespace in a namespace-then-name-sorted slice, or
 /// all of them for `None`.
-fn in_namespace<'p, T>(
-    objects: &'p [T],
-    meta: impl Fn(&T) -> &ObjectMeta,
-    namespace: Option<&str>,
-) -> &'p [T] {
+fn in_namespace<'p, T: Listed>(objects: &'p [T], namespace: Option<&str>) -> &'p [T] {
     let Some(namespace) = namespace else {
         return objects;
     };
-    let start = objects.partition_point(|object| meta(object).namespace.as_str() < namespace);
-    let end = objects.partition_point(|object| meta(object).namespace.as_str() <= namespace);
+    let start =
+        objects.partition_point(|object| object.listed_meta().namespace.as_str() < namespace);
+    let end =
+        objects.partition_point(|object| object.listed_meta().namespace.as_str() <= namespace);
     objects.get(start..end).unwrap_or_default()
-}
-
-fn node_metrics_meta(object: &NodeMetrics) -> &ObjectMeta {
-    &object.metadata
-}
-
-fn pod_metrics_meta(object: &PodMetrics) -> &ObjectMeta {
-    &object.metadata
-}
-
-fn node_meta(object: &Node) -> &ObjectMeta {
-    &object.metadata
-}
-
-fn pod_meta(object: &Pod) -> &ObjectMeta {
-    &object.metadata
 }
 
 /// `GET /apis/metrics.k8s.io/v1beta1/nodes`: the selected node metrics,
@@ -181,25 +194,25 @@ fn pod_meta(object: &Pod) -> &ObjectMeta {
 pub fn list_node_metrics<'p, C: Catalog + ?Sized>(
     catalog: &'p C,
     options: &ListOptions<'_>,
-) -> Result<Vec<&'p NodeMetrics>, Status> {
+) -> Result<Vec<&'p C::NodeMetrics>, Status> {
     let selectors = Selectors::parse(options, Fields::Metrics)?;
-    Ok(selectors.filter(catalog.node_metrics(), node_metrics_meta, false))
+    Ok(selectors.filter(catalog.node_metrics(), false))
 }
 
 /// `GET /apis/metrics.k8s.io/v1beta1/nodes/{name}`.
 pub fn get_node_metrics<'p, C: Catalog + ?Sized>(
     catalog: &'p C,
     name: &str,
-) -> Result<&'p NodeMetrics, Status> {
+) -> Result<&'p C::NodeMetrics, Status> {
     let found = catalog
         .node_metrics()
-        .binary_search_by(|object| by_name(&object.metadata, name))
+        .binary_search_by(|object| by_name(object.listed_meta(), name))
         .ok()
         .and_then(|index| catalog.node_metrics().get(index));
     found.ok_or_else(|| {
         let node_exists = catalog
             .nodes()
-            .binary_search_by(|node| by_name(&node.metadata, name))
+            .binary_search_by(|node| by_name(node.listed_meta(), name))
             .is_ok();
         if node_exists {
             Status::not_found(METRICS_GROUP, "nodemetrics", name)
@@ -217,10 +230,10 @@ pub fn list_pod_metrics<'p, C: Catalog + ?Sized>(
     catalog: &'p C,
     namespace: Option<&str>,
     options: &ListOptions<'_>,
-) -> Result<Vec<&'p PodMetrics>, Status> {
+) -> Result<Vec<&'p C::PodMetrics>, Status> {
     let selectors = Selectors::parse(options, Fields::Metrics)?;
-    let candidates = in_namespace(catalog.pod_metrics(), pod_metrics_meta, namespace);
-    Ok(selectors.filter(candidates, pod_metrics_meta, true))
+    let candidates = in_namespace(catalog.pod_metrics(), namespace);
+    Ok(selectors.filter(candidates, true))
 }
 
 /// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}`.
@@ -228,16 +241,16 @@ pub fn get_pod_metrics<'p, C: Catalog + ?Sized>(
     catalog: &'p C,
     namespace: &str,
     name: &str,
-) -> Result<&'p PodMetrics, Status> {
+) -> Result<&'p C::PodMetrics, Status> {
     let found = catalog
         .pod_metrics()
-        .binary_search_by(|object| by_namespace_and_name(&object.metadata, namespace, name))
+        .binary_search_by(|object| by_namespace_and_name(object.listed_meta(), namespace, name))
         .ok()
         .and_then(|index| catalog.pod_metrics().get(index));
     found.ok_or_else(|| {
         let pod_exists = catalog
             .pods()
-            .binary_search_by(|pod| by_namespace_and_name(&pod.metadata, namespace, name))
+            .binary_search_by(|pod| by_namespace_and_name(pod.listed_meta(), namespace, name))
             .is_ok();
         if pod_exists {
             Status::not_found(METRICS_GROUP, "podmetrics", &format!("{namespace}/{name}"))
@@ -251,16 +264,19 @@ pub fn get_pod_metrics<'p, C: Catalog + ?Sized>(
 pub fn list_nodes<'p, C: Catalog + ?Sized>(
     catalog: &'p C,
     options: &ListOptions<'_>,
-) -> Result<Vec<&'p Node>, Status> {
+) -> Result<Vec<&'p C::Node>, Status> {
     let selectors = Selectors::parse(options, Fields::Core(CORE_NODE_FIELDS))?;
-    Ok(selectors.filter(catalog.nodes(), node_meta, false))
+    Ok(selectors.filter(catalog.nodes(), false))
 }
 
 /// `GET /api/v1/nodes/{name}`.
-pub fn get_node<'p, C: Catalog + ?Sized>(catalog: &'p C, name: &str) -> Result<&'p Node, Status> {
+pub fn get_node<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
+    name: &str,
+) -> Result<&'p C::Node, Status> {
     catalog
         .nodes()
-        .binary_search_by(|node| by_name(&node.metadata, name))
+        .binary_search_by(|node| by_name(node.listed_meta(), name))
         .ok()
         .and_then(|index| catalog.nodes().get(index))
         .ok_or_else(|| Status::not_found("", "nodes", name))
@@ -273,10 +289,10 @@ pub fn list_pods<'p, C: Catalog + ?Sized>(
     catalog: &'p C,
     namespace: Option<&str>,
     options: &ListOptions<'_>,
-) -> Result<Vec<&'p Pod>, Status> {
+) -> Result<Vec<&'p C::Pod>, Status> {
     let selectors = Selectors::parse(options, Fields::Core(CORE_POD_FIELDS))?;
-    let candidates = in_namespace(catalog.pods(), pod_meta, namespace);
-    Ok(selectors.filter(candidates, pod_meta, true))
+    let candidates = in_namespace(catalog.pods(), namespace);
+    Ok(selectors.filter(candidates, true))
 }
 
 /// `GET /api/v1/namespaces/{namespace}/pods/{name}`.
@@ -284,10 +300,10 @@ pub fn get_pod<'p, C: Catalog + ?Sized>(
     catalog: &'p C,
     namespace: &str,
     name: &str,
-) -> Result<&'p Pod, Status> {
+) -> Result<&'p C::Pod, Status> {
     catalog
         .pods()
-        .binary_search_by(|pod| by_namespace_and_name(&pod.metadata, namespace, name))
+        .binary_search_by(|pod| by_namespace_and_name(pod.listed_meta(), namespace, name))
         .ok()
         .and_then(|index| catalog.pods().get(index))
         .ok_or_else(|| Status::not_found("", "pods", name))

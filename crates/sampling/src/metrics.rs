@@ -46,6 +46,10 @@ fn namespace_and_name(meta: &ObjectMeta) -> (&str, &str) {
 
 /// This machine as a Metrics API server (and the core API) would list it.
 impl Catalog for MachineMetrics {
+    type NodeMetrics = NodeMetrics;
+    type PodMetrics = PodMetrics;
+    type Node = Node;
+    type Pod = workingset_model::metrics::Pod;
     fn node_metrics(&self) -> &[NodeMetrics] {
         self.node.as_slice()
     }

@@ -23,12 +23,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt as _;
 use jiff::Timestamp;
 use tower::ServiceExt as _;
-use workingset_model::duration::GoDuration;
-use workingset_model::metrics::{
-    ContainerMetrics, Node, NodeMetrics, ObjectMeta, Pod, PodMetrics, Time, usage,
-};
+use workingset_model::metrics::{Node, ObjectMeta, Pod, Time};
 use workingset_server::api::{ApiState, Health, router};
-use workingset_server::view::Published;
+use workingset_server::view::{ContainerUsage, NodeMetricsItem, PodMetricsItem, Published};
 
 const NODES: usize = 5_000;
 const PODS_PER_NODE: usize = 30;
@@ -56,11 +53,14 @@ fn labels(pairs: &[(&str, String)]) -> std::collections::BTreeMap<String, String
 }
 
 /// Namespaces `ns-0000` … (one per node's worth of pods), each pod with an
-/// app container and, every third pod, a sidecar.
+/// app container and, every third pod, a sidecar. As the tick builds it,
+/// a pod's metrics share the pod's object.
 fn published() -> Published {
     let now: Timestamp = "2025-06-01T12:00:00Z".parse().unwrap();
     let time = Time(now);
-    let window = GoDuration(Duration::from_secs(15));
+    let window = Duration::from_secs(15);
+    let app: Arc<str> = Arc::from("app");
+    let sidecar: Arc<str> = Arc::from("sidecar");
     let mut node_metrics = Vec::with_capacity(NODES);
     let mut nodes = Vec::with_capacity(NODES);
     let mut pod_metrics = Vec::with_capacity(NODES * PODS_PER_NODE);
@@ -71,19 +71,7 @@ fn published() -> Published {
             ("kubernetes.io/hostname", name.clone()),
             ("kubernetes.io/os", "linux".to_owned()),
         ]);
-        node_metrics.push(NodeMetrics {
-            kind: None,
-            api_version: None,
-            metadata: ObjectMeta {
-                name: name.clone(),
-                labels: node_labels.clone(),
-                ..ObjectMeta::default()
-            },
-            timestamp: time,
-            window,
-            usage: usage(1_234_567_890 + n as u64, 8_318_172 * 1024),
-        });
-        nodes.push(Node {
+        let node = Arc::new(Node {
             metadata: ObjectMeta {
                 name,
                 labels: node_labels,
@@ -92,6 +80,14 @@ fn published() -> Published {
             },
             status: Default::default(),
         });
+        node_metrics.push(NodeMetricsItem {
+            node: Arc::clone(&node),
+            timestamp: now,
+            window,
+            nanocores: 1_234_567_890 + n as u64,
+            bytes: 8_318_172 * 1024,
+        });
+        nodes.push(node);
         let namespace = format!("ns-{n:05}");
         for p in 0..PODS_PER_NODE {
             let name = format!("app-{p:02}-7c9d8f6b5-x{n:05}");
@@ -99,24 +95,19 @@ fn published() -> Published {
                 ("app", format!("app-{p:02}")),
                 ("pod-template-hash", "7c9d8f6b5".to_owned()),
             ]);
-            let mut containers = vec![ContainerMetrics::new("app", 12_345_678, 201 << 20)];
+            let mut containers = vec![ContainerUsage {
+                name: Arc::clone(&app),
+                nanocores: 12_345_678,
+                bytes: 201 << 20,
+            }];
             if p % 3 == 0 {
-                containers.push(ContainerMetrics::new("sidecar", 1_234_567, 13 << 20));
+                containers.push(ContainerUsage {
+                    name: Arc::clone(&sidecar),
+                    nanocores: 1_234_567,
+                    bytes: 13 << 20,
+                });
             }
-            pod_metrics.push(PodMetrics {
-                kind: None,
-                api_version: None,
-                metadata: ObjectMeta {
-                    name: name.clone(),
-                    namespace: namespace.clone(),
-                    labels: pod_labels.clone(),
-                    ..ObjectMeta::default()
-                },
-                timestamp: time,
-                window,
-                containers,
-            });
-            pods.push(Pod {
+            let pod = Arc::new(Pod {
                 metadata: ObjectMeta {
                     name,
                     namespace: namespace.clone(),
@@ -126,6 +117,13 @@ fn published() -> Published {
                 },
                 ..Pod::default()
             });
+            pod_metrics.push(PodMetricsItem {
+                pod: Arc::clone(&pod),
+                timestamp: now,
+                window,
+                containers: containers.into(),
+            });
+            pods.push(pod);
         }
     }
     Published {
@@ -134,6 +132,8 @@ fn published() -> Published {
         pod_metrics,
         nodes,
         pods,
+        containers_without_rate: 0,
+        responses: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -80,18 +81,18 @@ fn inventories() -> BTreeMap<String, NodeInventory> {
             ]
             .into();
             let inventory = NodeInventory {
-                node: Node {
+                node: Arc::new(Node {
                     metadata: ObjectMeta {
                         name: name.clone(),
                         labels,
                         ..ObjectMeta::default()
                     },
                     ..Node::default()
-                },
+                }),
                 pods: (0..PODS_PER_NODE)
                     .map(|pod| {
                         let pod_ref = pod_ref(node, pod);
-                        Pod {
+                        Arc::new(Pod {
                             metadata: ObjectMeta {
                                 name: pod_ref.name,
                                 namespace: pod_ref.namespace,
@@ -99,7 +100,7 @@ fn inventories() -> BTreeMap<String, NodeInventory> {
                                 ..ObjectMeta::default()
                             },
                             ..Pod::default()
-                        }
+                        })
                     })
                     .collect(),
             };

@@ -37,6 +37,7 @@
 //! fetched concurrently, and the summary fallback gets what is left.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -57,9 +58,11 @@ use workingset_kubeclient::kubelet::{FetchError, ScrapeClient};
 pub struct NodeInventory {
     /// The core `Node` object served at `/api/v1/nodes` in standalone mode
     /// and whose labels `NodeMetrics` copies.
-    pub node: Node,
-    /// The node's running pods; only these are served as `PodMetrics`.
-    pub pods: Vec<Pod>,
+    pub node: Arc<Node>,
+    /// The node's running pods, sorted by namespace and name; only these
+    /// are served as `PodMetrics`. Shared with the published snapshots, so
+    /// an inventory that did not change is not copied each tick.
+    pub pods: Vec<Arc<Pod>>,
 }
 
 /// The kubelet's pod list.
@@ -148,8 +151,8 @@ pub async fn refresh(
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
     });
     Ok(NodeInventory {
-        node: node_object(spec, capacity),
-        pods,
+        node: Arc::new(node_object(spec, capacity)),
+        pods: pods.into_iter().map(Arc::new).collect(),
     })
 }
 

@@ -4,9 +4,11 @@
 //! ```text
 //!  every resolution:  tick ──▶ per node, staggered, concurrently:
 //!                              GET /metrics/resource ─▶ decode ─┐ (one deadline,
-//!                              inventory::refresh ──────────────┤  a late task is
+//!                              then, if stale, inventory::refresh ┤  a late task is
 //!                                                               ▼  aborted)
-//!                     store.record / record_failure ─▶ view::build
+//!                     store.record / record_failure, as each node ends
+//!                                                               ▼
+//!                                                          view::build
 //!                                                               │
 //!  ArcSwap<Published> ◀──────────────────── store ──────────────┘
 //!        ▲
@@ -68,7 +70,7 @@ use crate::api::{self, ApiState, Health};
 use crate::cluster::{Fleet, FleetSnapshot};
 use crate::decode::decode_resource;
 use crate::inventory::{self, NodeInventory};
-use crate::point::{NodeBatch, PodRef};
+use crate::point::NodeBatch;
 use crate::secure::Guard;
 use crate::store::{self, Store};
 use crate::target::NodeSpec;
@@ -425,7 +427,8 @@ struct NodeScrape {
     /// The decoded batch and when its response arrived.
     resource: Result<(NodeBatch, Timestamp), Failure>,
     resource_duration: Duration,
-    /// `None` when the inventory is not the node's to give.
+    /// `None` when the inventory is not the node's to give (Kubernetes
+    /// mode) or did not need a refresh this tick.
     inventory: Option<Result<NodeInventory, Failure>>,
 }
 
@@ -469,11 +472,13 @@ struct TickLoop {
     store: Store,
     inventories: BTreeMap<String, NodeInventory>,
     /// Kubernetes mode: the running pods of the newest snapshot.
-    cluster_pods: Vec<Pod>,
+    cluster_pods: Vec<Arc<Pod>>,
     /// Per node being scraped, by name.
     states: HashMap<String, NodeState>,
     published: Arc<ArcSwap<Published>>,
     telemetry: Arc<Telemetry>,
+    /// Ticks started so far; spreads the periodic inventory refreshes.
+    ticks: u64,
 }
 
 impl TickLoop {
@@ -495,6 +500,7 @@ impl TickLoop {
             states: HashMap::new(),
             published,
             telemetry,
+            ticks: 0,
         }
     }
 
@@ -520,8 +526,9 @@ impl TickLoop {
                 () = stopped(&mut shutdown) => break,
                 _ = ticker.tick() => {}
             }
-            // Cancelling a tick is safe: everything it changes is changed
-            // after its last await.
+            // Cancelling a tick (at shutdown) is safe: each node's results
+            // are recorded whole between two awaits, and nothing is served
+            // after the loop ends.
             tokio::select! {
                 biased;
                 () = stopped(&mut shutdown) => break,
@@ -567,14 +574,11 @@ impl TickLoop {
 
     async fn tick(&mut self) {
         let started = Instant::now();
+        self.ticks = self.ticks.wrapping_add(1);
         self.telemetry.tick_started(Timestamp::now());
         let (targets, snapshot) = self.targets(Timestamp::now());
-        let scrapes = self.scrape_all(&targets, started).await;
-
+        self.scrape_all(&targets, started).await;
         let now = Timestamp::now();
-        for scrape in scrapes {
-            self.apply(scrape, now);
-        }
         // Memory stays tied to this tick's nodes: a node that left the
         // cluster (or the selector) leaves the store, the inventories, the
         // per-node state and the telemetry. An unreachable node stays, so
@@ -588,7 +592,7 @@ impl TickLoop {
                 .into_iter()
                 .map(|target| {
                     let inventory = NodeInventory {
-                        node: target.node,
+                        node: Arc::new(target.node),
                         pods: Vec::new(),
                     };
                     (target.spec.name, inventory)
@@ -613,18 +617,7 @@ impl TickLoop {
         self.telemetry.retain_nodes(|name| current.contains(name));
 
         let published = view::build(&self.store, &self.inventories, &self.cluster_pods, now);
-        let without_rate: usize = published
-            .pod_metrics
-            .iter()
-            .filter_map(|pod| {
-                let key = PodRef {
-                    namespace: pod.metadata.namespace.clone(),
-                    name: pod.metadata.name.clone(),
-                };
-                self.store.pod_usage(&key, now)
-            })
-            .map(|usage| usage.without_rate.len())
-            .sum();
+        let without_rate = published.containers_without_rate;
         let (nodes_served, pods_served) =
             (published.node_metrics.len(), published.pod_metrics.len());
         self.published.store(Arc::new(published));
@@ -643,8 +636,10 @@ impl TickLoop {
     }
 
     /// Scrapes every target concurrently, each at its stagger offset, and
-    /// collects what came back by the join deadline.
-    async fn scrape_all(&self, targets: &[Arc<Target>], started: Instant) -> Vec<NodeScrape> {
+    /// records each node's results as they come back, until the join
+    /// deadline. Recording at once (rather than after the last node) keeps
+    /// only the scrapes in flight in memory, not every node's decoded body.
+    async fn scrape_all(&mut self, targets: &[Arc<Target>], started: Instant) {
         let (budget, join_after) = tick_budget(self.resolution);
         let deadline = started + budget;
         let count = targets.len();
@@ -652,15 +647,21 @@ impl TickLoop {
         let mut tasks = JoinSet::new();
         let mut pending: HashMap<tokio::task::Id, Arc<Target>> = HashMap::with_capacity(count);
         for (index, target) in targets.iter().enumerate() {
-            let previous = if target.refresh_inventory {
-                self.inventories.get(&target.spec.name).cloned()
+            let inventory = if target.refresh_inventory {
+                // Nodes take turns, so the periodic refreshes are spread
+                // evenly over the ticks rather than all in one.
+                let periodic = (self.ticks + index as u64).is_multiple_of(INVENTORY_REFRESH_TICKS);
+                InventoryPlan::Standalone {
+                    previous: self.inventories.get(&target.spec.name).cloned(),
+                    periodic,
+                }
             } else {
-                None
+                InventoryPlan::FromApiServer
             };
             let task = scrape_node(
                 self.client.clone(),
                 Arc::clone(target),
-                previous,
+                inventory,
                 started + stagger_offset(index, count, budget),
                 deadline,
                 self.scrape_timeout,
@@ -669,24 +670,24 @@ impl TickLoop {
             pending.insert(abort.id(), Arc::clone(target));
         }
 
-        let mut scrapes = Vec::with_capacity(count);
         let join_deadline = started + join_after;
         loop {
             match tokio::time::timeout_at(join_deadline, tasks.join_next_with_id()).await {
                 Ok(None) => break,
                 Ok(Some(Ok((id, scrape)))) => {
                     pending.remove(&id);
-                    scrapes.push(scrape);
+                    self.apply(scrape, Timestamp::now());
                 }
                 Ok(Some(Err(error))) => {
                     if let Some(target) = pending.remove(&error.id()) {
                         tracing::error!(node = %target.spec.name, %error, "A scrape task failed");
-                        scrapes.push(NodeScrape::lost(
+                        let lost = NodeScrape::lost(
                             target,
                             "task_failed",
                             "the scrape task failed",
                             started.elapsed(),
-                        ));
+                        );
+                        self.apply(lost, Timestamp::now());
                     }
                 }
                 Err(_elapsed) => {
@@ -696,14 +697,14 @@ impl TickLoop {
             }
         }
         for target in pending.into_values() {
-            scrapes.push(NodeScrape::lost(
+            let lost = NodeScrape::lost(
                 target,
                 "timeout",
                 "still running at the end of the tick; aborted",
                 started.elapsed(),
-            ));
+            );
+            self.apply(lost, Timestamp::now());
         }
-        scrapes
     }
 
     /// Records one node's results with the store, the inventories, the
@@ -790,44 +791,103 @@ impl TickLoop {
 /// The outcome label of a node that has no address of a preferred type.
 pub const ADDRESS_OUTCOME: &str = "address";
 
-/// One node's work for one tick: wait for its offset, then fetch its
-/// resource metrics and (standalone) refresh the inventory concurrently,
-/// both within `min(scrape_timeout, what is left until deadline)`.
+/// How often, in ticks, a standalone node's inventory is refreshed even
+/// when its pods did not change: label changes and pods that ended show up
+/// within this many resolutions (5 minutes at the default 15 s).
+pub const INVENTORY_REFRESH_TICKS: u64 = 20;
+
+/// Where one node's inventory comes from this tick.
+#[derive(Debug)]
+enum InventoryPlan {
+    /// Kubernetes mode: the API server's objects; nothing to fetch.
+    FromApiServer,
+    /// Standalone: the node's own `/pods`, fetched when needed.
+    Standalone {
+        /// The node's current inventory, if any.
+        previous: Option<NodeInventory>,
+        /// This is the node's turn for the periodic refresh.
+        periodic: bool,
+    },
+}
+
+/// Whether a standalone node's pod list must be fetched again: there is
+/// none yet, it is the node's periodic turn, the scrape failed (so a node
+/// that is gone loses its inventory after the grace, as its figures), or
+/// the scrape reports a pod the inventory does not list (a new pod: the
+/// common change, and the one without which its metrics cannot be
+/// served).
+fn inventory_is_stale(
+    previous: Option<&NodeInventory>,
+    periodic: bool,
+    scraped: Option<&NodeBatch>,
+) -> bool {
+    let (Some(previous), Some(batch)) = (previous, scraped) else {
+        return true;
+    };
+    if periodic {
+        return true;
+    }
+    // Both sides are sorted by namespace and name: one merge pass.
+    let mut listed = previous
+        .pods
+        .iter()
+        .map(|pod| (pod.metadata.namespace.as_str(), pod.metadata.name.as_str()))
+        .peekable();
+    batch.pods.keys().any(|pod| {
+        let wanted = (pod.namespace.as_str(), pod.name.as_str());
+        while listed.next_if(|listed| *listed < wanted).is_some() {}
+        listed.peek() != Some(&wanted)
+    })
+}
+
+/// One node's work for one tick: wait for its offset, fetch its resource
+/// metrics, then (standalone) refresh its inventory if the scrape shows it
+/// is stale, each within `min(scrape_timeout, what is left until
+/// deadline)`.
+///
+/// The inventory waits for the scrape because the scrape says whether it
+/// is needed: in a steady cluster a node's pods rarely change, and a pod
+/// list costs as much to fetch and parse as the metrics themselves. One
+/// request at a time also keeps one connection per node.
 async fn scrape_node(
     client: ScrapeClient,
     target: Arc<Target>,
-    previous: Option<NodeInventory>,
+    inventory: InventoryPlan,
     start_at: Instant,
     deadline: Instant,
     scrape_timeout: Duration,
 ) -> NodeScrape {
     tokio::time::sleep_until(start_at).await;
-    let timeout = scrape_timeout.min(deadline.saturating_duration_since(Instant::now()));
+    // Each request may take the scrape timeout, and neither outlasts the
+    // tick: a node whose metrics hang still gets its pod list read.
+    let timeout = || scrape_timeout.min(deadline.saturating_duration_since(Instant::now()));
     let spec = &target.spec;
-    let resource = async {
-        let started = Instant::now();
-        let result = match client.get(&target.resource_url, timeout).await {
-            Ok(body) => {
-                let received_at = Timestamp::now();
-                decode_resource(&body, &spec.name, received_at)
-                    .map(|batch| (batch, received_at))
-                    .map_err(|error| Failure::new(error.outcome(), error))
-            }
-            Err(error) => Err(Failure::new(error.outcome(), error)),
-        };
-        (result, started.elapsed())
-    };
-    let inventory = async {
-        if !target.refresh_inventory {
-            return None;
+    let started = Instant::now();
+    let resource = match client.get(&target.resource_url, timeout()).await {
+        Ok(body) => {
+            let received_at = Timestamp::now();
+            decode_resource(&body, &spec.name, received_at)
+                .map(|batch| (batch, received_at))
+                .map_err(|error| Failure::new(error.outcome(), error))
         }
-        Some(
-            inventory::refresh(&client, spec, previous.as_ref(), timeout)
-                .await
-                .map_err(|error| Failure::new(error.outcome(), error)),
-        )
+        Err(error) => Err(Failure::new(error.outcome(), error)),
     };
-    let ((resource, resource_duration), inventory) = tokio::join!(resource, inventory);
+    let resource_duration = started.elapsed();
+    let inventory = match inventory {
+        InventoryPlan::FromApiServer => None,
+        InventoryPlan::Standalone { previous, periodic } => {
+            let scraped = resource.as_ref().ok().map(|(batch, _)| batch);
+            if inventory_is_stale(previous.as_ref(), periodic, scraped) {
+                Some(
+                    inventory::refresh(&client, spec, previous.as_ref(), timeout())
+                        .await
+                        .map_err(|error| Failure::new(error.outcome(), error)),
+                )
+            } else {
+                None
+            }
+        }
+    };
     NodeScrape {
         target,
         resource,
@@ -880,6 +940,71 @@ mod tests {
             error.to_string(),
             "the node \"a\" is configured twice (http://127.0.0.1:1 and http://127.0.0.1:3)"
         );
+    }
+
+    #[test]
+    fn a_node_inventory_is_refreshed_only_when_stale() {
+        use crate::point::{MetricsPoint, PodRef};
+        use workingset_model::metrics::{ObjectMeta, Pod};
+        let pod = |namespace: &str, name: &str| {
+            Arc::new(Pod {
+                metadata: ObjectMeta {
+                    name: name.to_owned(),
+                    namespace: namespace.to_owned(),
+                    ..ObjectMeta::default()
+                },
+                ..Pod::default()
+            })
+        };
+        let inventory = NodeInventory {
+            node: Arc::default(),
+            // Listed but not scraped (pending, or no metrics yet): fine.
+            pods: vec![pod("a", "x"), pod("b", "pending"), pod("b", "y")],
+        };
+        let point = MetricsPoint {
+            timestamp: Timestamp::UNIX_EPOCH,
+            cumulative_cpu_ns: 1,
+            memory_working_set: 1,
+            start_time: None,
+        };
+        let batch = |pods: &[(&str, &str)]| NodeBatch {
+            node: "n".to_owned(),
+            node_point: None,
+            pods: pods
+                .iter()
+                .map(|(namespace, name)| {
+                    let key = PodRef {
+                        namespace: (*namespace).to_owned(),
+                        name: (*name).to_owned(),
+                    };
+                    (key, BTreeMap::from([("c".to_owned(), point)]))
+                })
+                .collect(),
+        };
+        let same = batch(&[("a", "x"), ("b", "y")]);
+        assert!(!inventory_is_stale(Some(&inventory), false, Some(&same)));
+        assert!(!inventory_is_stale(
+            Some(&inventory),
+            false,
+            Some(&batch(&[]))
+        ));
+        assert!(
+            inventory_is_stale(Some(&inventory), true, Some(&same)),
+            "periodic"
+        );
+        assert!(inventory_is_stale(None, false, Some(&same)), "none yet");
+        assert!(
+            inventory_is_stale(Some(&inventory), false, None),
+            "scrape failed"
+        );
+        for new in [("a", "w"), ("a", "z"), ("c", "a"), ("0", "0")] {
+            let mut pods = vec![("a", "x"), ("b", "y"), new];
+            pods.sort();
+            assert!(
+                inventory_is_stale(Some(&inventory), false, Some(&batch(&pods))),
+                "new pod {new:?}"
+            );
+        }
     }
 
     #[test]

@@ -79,7 +79,7 @@
 //! whose old node still reports it), both series are kept, each bounded by
 //! its node, and the one with the most recent point is served.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,10 +128,11 @@ pub struct PodUsage {
     /// Window of that same container.
     pub window: Duration,
     /// `(name, nanocores, working-set bytes)`, sorted by name; never empty.
-    pub containers: Vec<(String, u64, u64)>,
+    /// Names are the store's own (interned), so serving them copies nothing.
+    pub containers: Vec<(Arc<str>, u64, u64)>,
     /// Containers reported in the pod's latest scrape without a rate yet
     /// (just started or restarted, counter reset or not known), sorted.
-    pub without_rate: Vec<String>,
+    pub without_rate: Vec<Arc<str>>,
 }
 
 /// Where a stored previous point came from.
@@ -266,8 +267,10 @@ impl Series {
     }
 }
 
-/// Containers of one pod on one node, by name (sorted: served in this order).
-type PodSeries = BTreeMap<String, Series>;
+/// Containers of one pod on one node, sorted by name (served in this
+/// order). A sorted vector rather than a map: pods have a handful of
+/// containers, and a B-tree node is sized for eleven.
+type PodSeries = Vec<(Arc<str>, Series)>;
 
 /// Everything kept about one node.
 #[derive(Debug, Default)]
@@ -276,8 +279,9 @@ struct NodeEntry {
     last_success: Option<Timestamp>,
     /// The node's own series; `None` until a scrape carried the node's point.
     node: Option<Series>,
-    /// The pods of the node's latest successful scrape.
-    pods: BTreeMap<PodRef, PodSeries>,
+    /// The pods of the node's latest successful scrape, sorted. The pod's
+    /// identity is shared with [`Store::pod_nodes`].
+    pods: Vec<(Arc<PodRef>, PodSeries)>,
 }
 
 impl NodeEntry {
@@ -285,9 +289,9 @@ impl NodeEntry {
         self.node.as_ref().map_or(0, Series::points)
             + self
                 .pods
-                .values()
-                .flat_map(BTreeMap::values)
-                .map(Series::points)
+                .iter()
+                .flat_map(|(_, containers)| containers)
+                .map(|(_, series)| series.points())
                 .sum::<usize>()
     }
 
@@ -295,9 +299,9 @@ impl NodeEntry {
         self.node.as_ref().and_then(Series::usage).is_some()
             || self
                 .pods
-                .values()
-                .flat_map(BTreeMap::values)
-                .any(|series| series.usage().is_some())
+                .iter()
+                .flat_map(|(_, containers)| containers)
+                .any(|(_, series)| series.usage().is_some())
     }
 }
 
@@ -311,7 +315,34 @@ pub struct Store {
     nodes: HashMap<Arc<str>, NodeEntry>,
     /// Which nodes report each pod (normally exactly one), so a pod is found
     /// without scanning every node.
-    pod_nodes: HashMap<PodRef, Vec<Arc<str>>>,
+    pod_nodes: HashMap<Arc<PodRef>, Vec<Arc<str>>>,
+    /// Container names, one allocation per distinct name: clusters reuse a
+    /// few names (`app`, `istio-proxy`) across thousands of pods.
+    container_names: Interner,
+}
+
+/// One shared copy of each string. Entries only the interner holds are
+/// dropped by [`Interner::prune`].
+#[derive(Debug, Default)]
+struct Interner {
+    names: std::collections::HashSet<Arc<str>>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.names.insert(Arc::clone(&shared));
+        shared
+    }
+
+    /// Forgets the names nothing else uses any more, so churn of unique
+    /// names does not grow the set for ever.
+    fn prune(&mut self) {
+        self.names.retain(|name| Arc::strong_count(name) > 1);
+    }
 }
 
 impl Store {
@@ -323,6 +354,7 @@ impl Store {
             grace: SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX),
             nodes: HashMap::new(),
             pod_nodes: HashMap::new(),
+            container_names: Interner::default(),
         }
     }
 
@@ -351,27 +383,48 @@ impl Store {
         // forever while the pods keep the node "successful".
         entry.node = node_point.map(|point| Series::next_node(entry.node.as_ref(), point));
 
-        let mut old_pods = std::mem::take(&mut entry.pods);
+        // Both the stored pods and the batch's are sorted: one merge pass
+        // pairs each pod with its stored series and finds the pods that
+        // ended.
+        let old_pods = std::mem::take(&mut entry.pods);
+        entry.pods.reserve(pods.len());
+        let mut old_pods = old_pods.into_iter().peekable();
         for (pod, containers) in pods {
-            let old_containers = old_pods.remove(&pod);
-            if old_containers.is_none() {
-                self.pod_nodes
-                    .entry(pod.clone())
-                    .or_default()
-                    .push(Arc::clone(&name));
+            while let Some((ended, _)) = old_pods.next_if(|(old, _)| **old < pod) {
+                forget_pod_on(&mut self.pod_nodes, &ended, &name);
             }
+            let (key, old_containers) = match old_pods.next_if(|(old, _)| **old == pod) {
+                Some((key, containers)) => (key, Some(containers)),
+                None => {
+                    let key = Arc::new(pod);
+                    self.pod_nodes
+                        .entry(Arc::clone(&key))
+                        .or_default()
+                        .push(Arc::clone(&name));
+                    (key, None)
+                }
+            };
+            // `containers` is sorted by name, so the vector is too.
             let series = containers
                 .into_iter()
                 .map(|(container, point)| {
-                    let stored = old_containers.as_ref().and_then(|old| old.get(&container));
-                    let next = Series::next_container(stored, point, resolution);
-                    (container, next)
+                    let stored = old_containers.as_ref().and_then(|old| {
+                        old.binary_search_by(|(name, _)| (**name).cmp(container.as_str()))
+                            .ok()
+                            .and_then(|index| old.get(index))
+                    });
+                    let name = match stored {
+                        Some((name, _)) => Arc::clone(name),
+                        None => self.container_names.intern(&container),
+                    };
+                    let next = Series::next_container(stored.map(|(_, s)| s), point, resolution);
+                    (name, next)
                 })
                 .collect();
-            entry.pods.insert(pod, series);
+            entry.pods.push((key, series));
         }
-        for pod in old_pods.into_keys() {
-            forget_pod_on(&mut self.pod_nodes, &pod, &name);
+        for (ended, _) in old_pods {
+            forget_pod_on(&mut self.pod_nodes, &ended, &name);
         }
     }
 
@@ -402,6 +455,7 @@ impl Store {
             self.clear_points(&name);
             self.nodes.remove(&name);
         }
+        self.container_names.prune();
     }
 
     /// The node's usage, if it has a rate and is within the grace at `now`.
@@ -456,10 +510,14 @@ impl Store {
                 if !self.servable(entry, now) {
                     return None;
                 }
-                let containers = entry.pods.get(pod)?;
+                let index = entry
+                    .pods
+                    .binary_search_by(|(stored, _)| (**stored).cmp(pod))
+                    .ok()?;
+                let (_, containers) = entry.pods.get(index)?;
                 let newest = containers
-                    .values()
-                    .map(|series| series.last.timestamp)
+                    .iter()
+                    .map(|(_, series)| series.last.timestamp)
                     .max();
                 Some(((newest, entry.last_success, &**name), containers))
             })
@@ -473,13 +531,13 @@ impl Store {
             return;
         };
         entry.node = None;
-        for pod in std::mem::take(&mut entry.pods).into_keys() {
+        for (pod, _) in std::mem::take(&mut entry.pods) {
             forget_pod_on(&mut self.pod_nodes, &pod, name);
         }
     }
 }
 
-fn forget_pod_on(pod_nodes: &mut HashMap<PodRef, Vec<Arc<str>>>, pod: &PodRef, node: &str) {
+fn forget_pod_on(pod_nodes: &mut HashMap<Arc<PodRef>, Vec<Arc<str>>>, pod: &PodRef, node: &str) {
     if let Some(nodes) = pod_nodes.get_mut(pod) {
         nodes.retain(|name| &**name != node);
         if nodes.is_empty() {
@@ -495,13 +553,13 @@ fn pod_usage_of(containers: &PodSeries) -> Option<PodUsage> {
     for (name, series) in containers {
         match series.usage() {
             Some(usage) => {
-                with_rate.push((name.clone(), usage.cpu_nanocores, usage.memory_bytes));
+                with_rate.push((Arc::clone(name), usage.cpu_nanocores, usage.memory_bytes));
                 // Strictly earlier: on a tie the first container (by name) wins.
                 if earliest.is_none_or(|first| usage.timestamp < first.timestamp) {
                     earliest = Some(usage);
                 }
             }
-            None => without_rate.push(name.clone()),
+            None => without_rate.push(Arc::clone(name)),
         }
     }
     let earliest = earliest?;
@@ -516,6 +574,8 @@ fn pod_usage_of(containers: &PodSeries) -> Option<PodUsage> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::point::PodPoints;
     use proptest::prelude::*;
@@ -583,11 +643,15 @@ mod tests {
         store.record(b, at(secs));
     }
 
+    fn names(names: &[Arc<str>]) -> Vec<&str> {
+        names.iter().map(|name| &**name).collect()
+    }
+
     fn containers(usage: &PodUsage) -> Vec<(&str, u64, u64)> {
         usage
             .containers
             .iter()
-            .map(|(n, c, m)| (n.as_str(), *c, *m))
+            .map(|(n, c, m)| (&**n, *c, *m))
             .collect()
     }
 
@@ -597,16 +661,17 @@ mod tests {
         fn check_invariants(&self) {
             let mut derived: HashMap<PodRef, Vec<Arc<str>>> = HashMap::new();
             for (name, entry) in &self.nodes {
-                for pod in entry.pods.keys() {
+                assert!(entry.pods.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+                for (pod, _) in &entry.pods {
                     derived
-                        .entry(pod.clone())
+                        .entry((**pod).clone())
                         .or_default()
                         .push(Arc::clone(name));
                 }
             }
             assert_eq!(derived.len(), self.pod_nodes.len());
             for (pod, nodes) in &self.pod_nodes {
-                let mut want = derived[pod].clone();
+                let mut want = derived[&**pod].clone();
                 let mut have = nodes.clone();
                 want.sort();
                 have.sort();
@@ -614,7 +679,7 @@ mod tests {
             }
             for entry in self.nodes.values() {
                 let series = entry.node.iter().count()
-                    + entry.pods.values().map(BTreeMap::len).sum::<usize>();
+                    + entry.pods.iter().map(|(_, c)| c.len()).sum::<usize>();
                 assert!(entry.points() <= 2 * series);
                 assert!(entry.points() >= series);
             }
@@ -781,7 +846,7 @@ mod tests {
         );
         let usage = store.pod_usage(&pod("p"), at(15)).unwrap();
         assert_eq!(containers(&usage), [("side", 100_000_000, 5)]);
-        assert_eq!(usage.without_rate, ["app"]);
+        assert_eq!(names(&usage.without_rate), ["app"]);
         // The interval after the decrease is measured normally.
         record_at(&mut store, b(30, 5_500_000_000), 30);
         let usage = store.pod_usage(&pod("p"), at(30)).unwrap();
@@ -843,7 +908,7 @@ mod tests {
         record_at(&mut store, b(16, young), 16);
         let usage = store.pod_usage(&pod("p"), at(16)).unwrap();
         assert_eq!(
-            usage.without_rate,
+            names(&usage.without_rate),
             ["app"],
             "the old instance's points are not used"
         );
@@ -1026,7 +1091,7 @@ mod tests {
             containers(&usage),
             [("app", 10_000_000, 4), ("debug", 100_000_000, 2)]
         );
-        assert_eq!(usage.without_rate, ["sidecar"]);
+        assert_eq!(names(&usage.without_rate), ["sidecar"]);
         // `app` ends at 30 after a 15 s window; `debug` too after 12 s: on a
         // tie the first by name gives the window.
         assert_eq!(usage.timestamp, at(30));
@@ -1219,7 +1284,7 @@ mod tests {
         let usage = store.pod_usage(&pod("p"), at(15)).unwrap();
         // 0 → 0 is an idle container (rate 0); 0 → non-zero is unknown.
         assert_eq!(containers(&usage), [("idle", 0, 5)]);
-        assert_eq!(usage.without_rate, ["app"]);
+        assert_eq!(names(&usage.without_rate), ["app"]);
         record_at(&mut store, b(30, 30_000_000_000, 4_500_000_000, 0), 30);
         let node = store.node_usage("n", at(30)).unwrap();
         assert_eq!(
@@ -1320,8 +1385,11 @@ mod tests {
                 let usage = store
                     .pod_usage(&pod(&format!("{node}-pod-{p}")), at(15))
                     .unwrap();
-                let want: Vec<(String, u64, u64)> = (0..2)
-                    .map(|c| (format!("c{c}"), (n * 10 + p * 2 + c + 1) * 1_000_000, 7))
+                let want: Vec<(Arc<str>, u64, u64)> = (0..2)
+                    .map(|c| {
+                        let name: Arc<str> = Arc::from(format!("c{c}"));
+                        (name, (n * 10 + p * 2 + c + 1) * 1_000_000, 7)
+                    })
                     .collect();
                 assert_eq!(usage.containers, want);
             }

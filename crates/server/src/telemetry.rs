@@ -350,8 +350,8 @@ fn render_published(published: &Published, now: Timestamp, exposition: &mut Expo
     let timestamps = published
         .node_metrics
         .iter()
-        .map(|node| node.timestamp.0)
-        .chain(published.pod_metrics.iter().map(|pod| pod.timestamp.0));
+        .map(|node| node.timestamp)
+        .chain(published.pod_metrics.iter().map(|pod| pod.timestamp));
     let (oldest, newest) = timestamps.fold((None, None), |(oldest, newest), t| {
         (
             Some(oldest.map_or(t, |o: Timestamp| o.min(t))),
@@ -401,42 +401,46 @@ fn age_seconds(now: Timestamp, then: Timestamp) -> f64 {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use std::process::Command;
+    use std::sync::Arc;
 
-    use workingset_model::duration::GoDuration;
-    use workingset_model::metrics::{NodeMetrics, ObjectMeta, PodMetrics, Time};
+    use workingset_model::metrics::{Node, ObjectMeta, Pod};
 
     use super::*;
+    use crate::view::{NodeMetricsItem, PodMetricsItem};
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(seconds).unwrap()
     }
 
-    fn node_metrics(name: &str, timestamp: Timestamp) -> NodeMetrics {
-        NodeMetrics {
-            kind: None,
-            api_version: None,
-            metadata: ObjectMeta {
-                name: name.to_owned(),
-                ..ObjectMeta::default()
-            },
-            timestamp: Time(timestamp),
-            window: GoDuration(Duration::from_secs(15)),
-            usage: BTreeMap::new(),
+    fn node_metrics(name: &str, timestamp: Timestamp) -> NodeMetricsItem {
+        NodeMetricsItem {
+            node: Arc::new(Node {
+                metadata: ObjectMeta {
+                    name: name.to_owned(),
+                    ..ObjectMeta::default()
+                },
+                ..Node::default()
+            }),
+            timestamp,
+            window: Duration::from_secs(15),
+            nanocores: 0,
+            bytes: 0,
         }
     }
 
-    fn pod_metrics(name: &str, timestamp: Timestamp) -> PodMetrics {
-        PodMetrics {
-            kind: None,
-            api_version: None,
-            metadata: ObjectMeta {
-                name: name.to_owned(),
-                namespace: "default".to_owned(),
-                ..ObjectMeta::default()
-            },
-            timestamp: Time(timestamp),
-            window: GoDuration(Duration::from_secs(15)),
-            containers: Vec::new(),
+    fn pod_metrics(name: &str, timestamp: Timestamp) -> PodMetricsItem {
+        PodMetricsItem {
+            pod: Arc::new(Pod {
+                metadata: ObjectMeta {
+                    name: name.to_owned(),
+                    namespace: "default".to_owned(),
+                    ..ObjectMeta::default()
+                },
+                ..Pod::default()
+            }),
+            timestamp,
+            window: Duration::from_secs(15),
+            containers: Box::new([]),
         }
     }
 

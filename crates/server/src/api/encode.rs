@@ -11,7 +11,11 @@
 
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
-use workingset_model::metrics::{METRICS_API_VERSION, NodeMetrics, ObjectMeta, PodMetrics, Time};
+use workingset_model::duration::GoDuration;
+use workingset_model::metrics::{CPU, MEMORY, METRICS_API_VERSION, ObjectMeta, Time};
+use workingset_quantity::Quantity;
+
+use crate::view::{ContainerUsage, NodeMetricsItem, PodMetricsItem};
 
 use super::status::EmptyObject;
 
@@ -33,6 +37,11 @@ impl ResponseTime {
     /// The current time.
     pub(crate) fn now() -> Self {
         Self::new(Time::now())
+    }
+
+    /// As written in the objects.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
     }
 }
 
@@ -74,8 +83,9 @@ impl Serialize for SampleTime {
     }
 }
 
-/// `metadata` of a served object: its own fields, with `creationTimestamp`
-/// replaced by `now` when given.
+/// `metadata` of a served object: its own fields; or, for a metrics object
+/// (`now` given), the name, namespace and labels of the node or pod it
+/// measures with `creationTimestamp` = `now`, as metrics-server builds it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Meta<'a> {
     pub(crate) meta: &'a ObjectMeta,
@@ -91,7 +101,7 @@ impl Serialize for Meta<'_> {
             ("namespace", &meta.namespace),
             ("uid", &meta.uid),
         ] {
-            if value.is_empty() {
+            if value.is_empty() || (key == "uid" && self.now.is_some()) {
                 out.skip_field(key)?;
             } else {
                 out.serialize_field(key, value)?;
@@ -115,7 +125,7 @@ impl Serialize for Meta<'_> {
 /// (single objects, and full objects inside a Table).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServedNodeMetrics<'a> {
-    pub(crate) object: &'a NodeMetrics,
+    pub(crate) object: &'a NodeMetricsItem,
     pub(crate) now: &'a ResponseTime,
     pub(crate) typed: bool,
 }
@@ -128,13 +138,19 @@ impl Serialize for ServedNodeMetrics<'_> {
         out.serialize_field(
             "metadata",
             &Meta {
-                meta: &object.metadata,
+                meta: &object.node.metadata,
                 now: Some(self.now),
             },
         )?;
-        out.serialize_field("timestamp", &SampleTime(object.timestamp))?;
-        out.serialize_field("window", &object.window)?;
-        out.serialize_field("usage", &object.usage)?;
+        out.serialize_field("timestamp", &SampleTime(Time(object.timestamp)))?;
+        out.serialize_field("window", &GoDuration(object.window))?;
+        out.serialize_field(
+            "usage",
+            &Usage {
+                nanocores: object.nanocores,
+                bytes: object.bytes,
+            },
+        )?;
         out.end()
     }
 }
@@ -142,7 +158,7 @@ impl Serialize for ServedNodeMetrics<'_> {
 /// A `PodMetrics` as served at `now`; see [`ServedNodeMetrics`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServedPodMetrics<'a> {
-    pub(crate) object: &'a PodMetrics,
+    pub(crate) object: &'a PodMetricsItem,
     pub(crate) now: &'a ResponseTime,
     pub(crate) typed: bool,
 }
@@ -155,13 +171,59 @@ impl Serialize for ServedPodMetrics<'_> {
         out.serialize_field(
             "metadata",
             &Meta {
-                meta: &object.metadata,
+                meta: &object.pod.metadata,
                 now: Some(self.now),
             },
         )?;
-        out.serialize_field("timestamp", &SampleTime(object.timestamp))?;
-        out.serialize_field("window", &object.window)?;
-        out.serialize_field("containers", &object.containers)?;
+        out.serialize_field("timestamp", &SampleTime(Time(object.timestamp)))?;
+        out.serialize_field("window", &GoDuration(object.window))?;
+        out.serialize_field("containers", &Containers(&object.containers))?;
+        out.end()
+    }
+}
+
+/// `usage`: the `ResourceList` metrics-server builds, keys in Go's map
+/// order (`cpu` before `memory`).
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    nanocores: u64,
+    bytes: u64,
+}
+
+impl Serialize for Usage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut out = serializer.serialize_map(Some(2))?;
+        out.serialize_entry(CPU, &Quantity::from_nanocores(self.nanocores))?;
+        out.serialize_entry(MEMORY, &Quantity::from_bytes(self.bytes))?;
+        out.end()
+    }
+}
+
+/// `containers`: `[{"name": …, "usage": …}]`.
+#[derive(Debug, Clone, Copy)]
+struct Containers<'a>(&'a [ContainerUsage]);
+
+impl Serialize for Containers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ServedContainer))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ServedContainer<'a>(&'a ContainerUsage);
+
+impl Serialize for ServedContainer<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("ContainerMetrics", 2)?;
+        out.serialize_field("name", &*self.0.name)?;
+        out.serialize_field(
+            "usage",
+            &Usage {
+                nanocores: self.0.nanocores,
+                bytes: self.0.bytes,
+            },
+        )?;
         out.end()
     }
 }
@@ -246,10 +308,11 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T, size_hint: usize) -> Vec
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::Duration;
 
-    use workingset_model::duration::GoDuration;
-    use workingset_model::metrics::{ContainerMetrics, List, usage};
+    use proptest::prelude::*;
+    use workingset_model::metrics::{List, Node, Pod};
 
     use super::*;
 
@@ -257,51 +320,69 @@ mod tests {
         Time(text.parse().unwrap())
     }
 
-    fn node() -> NodeMetrics {
-        NodeMetrics {
-            kind: None,
-            api_version: None,
-            metadata: ObjectMeta {
-                name: "n1".into(),
-                labels: [("a".to_owned(), "b".to_owned())].into(),
-                ..ObjectMeta::default()
-            },
-            timestamp: at("2025-01-02T03:04:05Z"),
-            window: GoDuration(Duration::from_millis(17_913)),
-            usage: usage(487_558_164, 732_212 * 1024),
+    /// A node object with what a real one has beyond what metrics copy (a
+    /// uid and its own creation time), which must not be served.
+    fn node(labels: &[(&str, &str)], nanocores: u64, bytes: u64) -> NodeMetricsItem {
+        NodeMetricsItem {
+            node: Arc::new(Node {
+                metadata: ObjectMeta {
+                    name: "n1".into(),
+                    uid: "0b5c-uid".into(),
+                    creation_timestamp: Some(at("2020-01-01T00:00:00Z")),
+                    labels: labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                    ..ObjectMeta::default()
+                },
+                ..Node::default()
+            }),
+            timestamp: at("2025-01-02T03:04:05Z").0,
+            window: Duration::from_millis(17_913),
+            nanocores,
+            bytes,
         }
     }
 
-    fn pod() -> PodMetrics {
-        PodMetrics {
-            kind: None,
-            api_version: None,
-            metadata: ObjectMeta {
-                name: "web".into(),
-                namespace: "default".into(),
-                ..ObjectMeta::default()
-            },
-            timestamp: at("2025-01-02T03:04:05Z"),
-            window: GoDuration(Duration::from_secs(15)),
-            containers: vec![ContainerMetrics::new("app", 1_000_000, 5 << 20)],
+    fn pod(containers: &[(&str, u64, u64)]) -> PodMetricsItem {
+        PodMetricsItem {
+            pod: Arc::new(Pod {
+                metadata: ObjectMeta {
+                    name: "web".into(),
+                    namespace: "default".into(),
+                    uid: "7f3e-uid".into(),
+                    creation_timestamp: Some(at("2020-01-01T00:00:00Z")),
+                    ..ObjectMeta::default()
+                },
+                ..Pod::default()
+            }),
+            timestamp: at("2025-01-02T03:04:05Z").0,
+            window: Duration::from_secs(15),
+            containers: containers
+                .iter()
+                .map(|(name, nanocores, bytes)| ContainerUsage {
+                    name: Arc::from(*name),
+                    nanocores: *nanocores,
+                    bytes: *bytes,
+                })
+                .collect(),
         }
     }
 
     /// The wrappers write what the model structs write once the two fields
-    /// are set on a copy.
-    #[test]
-    fn wrappers_match_the_model_structs() {
+    /// are set on the model copy.
+    fn check_against_model(node_item: &NodeMetricsItem, pod_item: &PodMetricsItem) {
         let now = at("2025-01-02T03:05:00Z");
         let response_time = ResponseTime::new(now);
         for typed in [false, true] {
-            let mut expected = node();
+            let mut expected = node_item.to_model();
             expected.metadata.creation_timestamp = Some(now);
             if typed {
                 expected.kind = Some("NodeMetrics".into());
                 expected.api_version = Some(METRICS_API_VERSION.into());
             }
             let served = ServedNodeMetrics {
-                object: &node(),
+                object: node_item,
                 now: &response_time,
                 typed,
             };
@@ -310,20 +391,56 @@ mod tests {
                 serde_json::to_string(&expected).unwrap()
             );
 
-            let mut expected = pod();
+            let mut expected = pod_item.to_model();
             expected.metadata.creation_timestamp = Some(now);
             if typed {
                 expected.kind = Some("PodMetrics".into());
                 expected.api_version = Some(METRICS_API_VERSION.into());
             }
             let served = ServedPodMetrics {
-                object: &pod(),
+                object: pod_item,
                 now: &response_time,
                 typed,
             };
             assert_eq!(
                 serde_json::to_string(&served).unwrap(),
                 serde_json::to_string(&expected).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn wrappers_match_the_model_structs() {
+        check_against_model(
+            &node(&[("a", "b")], 487_558_164, 732_212 * 1024),
+            &pod(&[("app", 1_000_000, 5 << 20)]),
+        );
+        let served = serde_json::to_string(&ServedPodMetrics {
+            object: &pod(&[("app", 1_000_000, 5 << 20), ("log", 0, 0)]),
+            now: &ResponseTime::new(at("2025-01-02T03:05:00Z")),
+            typed: false,
+        })
+        .unwrap();
+        assert_eq!(
+            served,
+            r#"{"metadata":{"name":"web","namespace":"default","creationTimestamp":"2025-01-02T03:05:00Z"},"timestamp":"2025-01-02T03:04:05Z","window":"15s","containers":[{"name":"app","usage":{"cpu":"1m","memory":"5Mi"}},{"name":"log","usage":{"cpu":"0","memory":"0"}}]}"#
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn wrappers_match_the_model_for_any_figures(
+            nanocores in any::<u64>(),
+            bytes in any::<u64>(),
+            containers in proptest::collection::vec(("[a-z\\-\"\\\\é]{1,8}", any::<u64>(), any::<u64>()), 0..4),
+            label in "[a-z./]{1,10}",
+            value in "[ -~é]{0,10}",
+        ) {
+            let containers: Vec<(&str, u64, u64)> =
+                containers.iter().map(|(n, c, m)| (n.as_str(), *c, *m)).collect();
+            check_against_model(
+                &node(&[(label.as_str(), value.as_str())], nanocores, bytes),
+                &pod(&containers),
             );
         }
     }
@@ -332,7 +449,7 @@ mod tests {
     fn lists_match_the_model_list() {
         let now = at("2025-01-02T03:05:00Z");
         let response_time = ResponseTime::new(now);
-        let pods = [pod(), pod()];
+        let pods = [pod(&[("app", 1, 2)]), pod(&[("app", 3, 4)])];
         let body = ListBody {
             kind: "PodMetricsList",
             api_version: METRICS_API_VERSION,
@@ -342,12 +459,15 @@ mod tests {
                 typed: false,
             }),
         };
-        let mut stamped = pod();
-        stamped.metadata.creation_timestamp = Some(now);
+        let stamped = |item: &PodMetricsItem| {
+            let mut model = item.to_model();
+            model.metadata.creation_timestamp = Some(now);
+            model
+        };
         let expected = List::new(
             "PodMetricsList",
             METRICS_API_VERSION,
-            vec![stamped.clone(), stamped],
+            pods.iter().map(stamped).collect(),
         );
         assert_eq!(to_json(&body, 0), serde_json::to_vec(&expected).unwrap());
         let empty = ListBody {
@@ -403,7 +523,8 @@ mod tests {
                 now: Some(&ResponseTime::new(at("2025-01-01T00:00:00Z")))
             })
             .unwrap(),
-            r#"{"name":"p","namespace":"ns","uid":"u-1","creationTimestamp":"2025-01-01T00:00:00Z"}"#
+            r#"{"name":"p","namespace":"ns","creationTimestamp":"2025-01-01T00:00:00Z"}"#,
+            "a metrics object carries its object's name, namespace and labels, not its uid"
         );
     }
 }

@@ -69,6 +69,7 @@ fn allocatable() -> ResourceList {
 async fn with_server(core_api: bool, body: impl FnOnce(SocketAddr) + Send + 'static) {
     let mut snapshot = published();
     for node in &mut snapshot.nodes {
+        let node = Arc::make_mut(node);
         node.status.allocatable = allocatable();
         node.status.capacity = allocatable();
     }

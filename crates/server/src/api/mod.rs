@@ -42,7 +42,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::Timestamp;
 use serde::Serialize;
-use workingset_model::metrics::{METRICS_API_VERSION, Time};
+use workingset_model::metrics::{METRICS_API_VERSION, Node, Pod, Time};
 
 use self::encode::{ListBody, ResponseTime, ServedNodeMetrics, ServedPodMetrics, Typed, to_json};
 use self::health::Probe;
@@ -266,14 +266,14 @@ impl Params {
     }
 }
 
-fn json(code: StatusCode, body: Vec<u8>) -> Response {
+fn json(code: StatusCode, body: impl Into<axum::body::Body>) -> Response {
     (
         code,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body,
+        body.into(),
     )
         .into_response()
 }
@@ -297,6 +297,39 @@ pub(crate) fn status_response(status: &Status) -> Response {
 
 fn ok_json<T: Serialize + ?Sized>(value: &T, size_hint: usize) -> Response {
     json(StatusCode::OK, to_json(value, size_hint))
+}
+
+/// Answers a request for a whole list (no namespace, selector or watch,
+/// as JSON) from the snapshot's response cache: `write` runs on the
+/// blocking pool only for the first request of a second.
+async fn whole_list<F>(published: Arc<Published>, list: &'static str, write: F) -> Response
+where
+    F: FnOnce(&Published, &ResponseTime) -> Vec<u8> + Send + 'static,
+{
+    let now = ResponseTime::now();
+    let second = now.text().to_owned();
+    let snapshot = Arc::clone(&published);
+    let body = published
+        .responses
+        .get_or_write(list, &second, move || async move {
+            tokio::task::spawn_blocking(move || bytes::Bytes::from(write(&snapshot, &now))).await
+        })
+        .await;
+    match body {
+        Ok(body) => json(StatusCode::OK, body),
+        Err(error) => {
+            tracing::error!(%error, "Encoding a response failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+impl Params {
+    /// Whether the request asks for every object of the list, at once.
+    fn whole_list(&self) -> bool {
+        let options = self.list_options();
+        options.label_selector.is_empty() && options.field_selector.is_empty() && !self.watch()
+    }
 }
 
 /// Runs `render` on the snapshot, on the blocking pool when it lists many
@@ -354,6 +387,26 @@ async fn node_metrics_list(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load_full();
+    if matches!(output, Output::Json) && params.whole_list() {
+        return whole_list(published, "nodes", |published, now| {
+            to_json(
+                &ListBody {
+                    kind: "NodeMetricsList",
+                    api_version: METRICS_API_VERSION,
+                    items: published
+                        .node_metrics
+                        .iter()
+                        .map(|object| ServedNodeMetrics {
+                            object,
+                            now,
+                            typed: false,
+                        }),
+                },
+                published.node_metrics.len() * NODE_BYTES,
+            )
+        })
+        .await;
+    }
     render(published, false, move |published| {
         let nodes = match select::list_node_metrics(published, &params.list_options()) {
             Ok(nodes) => nodes,
@@ -457,6 +510,23 @@ async fn pod_metrics_list_in(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load_full();
+    if matches!(output, Output::Json) && namespace.is_none() && params.whole_list() {
+        return whole_list(published, "pods", |published, now| {
+            to_json(
+                &ListBody {
+                    kind: "PodMetricsList",
+                    api_version: METRICS_API_VERSION,
+                    items: published.pod_metrics.iter().map(|object| ServedPodMetrics {
+                        object,
+                        now,
+                        typed: false,
+                    }),
+                },
+                published.pod_metrics.len() * POD_BYTES,
+            )
+        })
+        .await;
+    }
     let many = published.pod_metrics.len() > BLOCKING_ENCODE_ITEMS;
     render(published, many, move |published| {
         let pods =
@@ -546,8 +616,8 @@ async fn nodes_list(
     };
     let published = state.published.load_full();
     render(published, false, move |published| {
-        let nodes = match select::list_nodes(published, &params.list_options()) {
-            Ok(nodes) => nodes,
+        let nodes: Vec<&Node> = match select::list_nodes(published, &params.list_options()) {
+            Ok(nodes) => nodes.into_iter().map(|node| &**node).collect(),
             Err(status) => return status_response(&status),
         };
         if params.watch() {
@@ -586,7 +656,7 @@ async fn nodes_get(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load();
-    let node = match select::get_node(&**published, &name) {
+    let node: &Node = match select::get_node(&**published, &name) {
         Ok(node) => node,
         Err(status) => return status_response(&status),
     };
@@ -640,11 +710,11 @@ async fn pods_list_in(
     let published = state.published.load_full();
     let many = published.pods.len() > BLOCKING_ENCODE_ITEMS;
     render(published, many, move |published| {
-        let pods = match select::list_pods(published, namespace.as_deref(), &params.list_options())
-        {
-            Ok(pods) => pods,
-            Err(status) => return status_response(&status),
-        };
+        let pods: Vec<&Pod> =
+            match select::list_pods(published, namespace.as_deref(), &params.list_options()) {
+                Ok(pods) => pods.into_iter().map(|pod| &**pod).collect(),
+                Err(status) => return status_response(&status),
+            };
         if params.watch() {
             return status_response(&Status::method_not_supported("", "pods", "watch"));
         }
@@ -681,7 +751,7 @@ async fn pods_get(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load();
-    let pod = match select::get_pod(&**published, &namespace, &name) {
+    let pod: &Pod = match select::get_pod(&**published, &namespace, &name) {
         Ok(pod) => pod,
         Err(status) => return status_response(&status),
     };

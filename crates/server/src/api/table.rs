@@ -18,7 +18,9 @@ use axum::http::HeaderValue;
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 use workingset_model::duration::GoDuration;
-use workingset_model::metrics::{Node, NodeMetrics, ObjectMeta, Pod, PodMetrics, Time};
+use workingset_model::metrics::{CPU, MEMORY, Node, ObjectMeta, Pod, Time};
+
+use crate::view::{NodeMetricsItem, PodMetricsItem};
 use workingset_quantity::Quantity;
 
 use super::encode::{Meta, ResponseTime, ServedNodeMetrics, ServedPodMetrics, Typed};
@@ -199,7 +201,7 @@ pub(crate) trait HasMeta {
 impl HasMeta for ServedNodeMetrics<'_> {
     fn served_meta(&self) -> Meta<'_> {
         Meta {
-            meta: &self.object.metadata,
+            meta: &self.object.node.metadata,
             now: Some(self.now),
         }
     }
@@ -208,7 +210,7 @@ impl HasMeta for ServedNodeMetrics<'_> {
 impl HasMeta for ServedPodMetrics<'_> {
     fn served_meta(&self) -> Meta<'_> {
         Meta {
-            meta: &self.object.metadata,
+            meta: &self.object.pod.metadata,
             now: Some(self.now),
         }
     }
@@ -305,24 +307,28 @@ fn metrics_rows<'a, O>(
 
 /// The Table of node metrics served at `now`.
 pub(crate) fn node_metrics_table<'a>(
-    nodes: &[&'a NodeMetrics],
+    nodes: &[&'a NodeMetricsItem],
     now: &'a ResponseTime,
     api_version: &'static str,
     include: Include,
 ) -> Table<ServedNodeMetrics<'a>> {
     let mut table = Table::new(api_version);
     let objects = nodes.iter().map(|node| {
-        let usage = node
-            .usage
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.clone()))
-            .collect();
+        let usage = BTreeMap::from([
+            (CPU, Quantity::from_nanocores(node.nanocores)),
+            (MEMORY, Quantity::from_bytes(node.bytes)),
+        ]);
         let served = ServedNodeMetrics {
             object: node,
             now,
             typed: true,
         };
-        (node.metadata.name.as_str(), usage, node.window, served)
+        (
+            node.node.metadata.name.as_str(),
+            usage,
+            GoDuration(node.window),
+            served,
+        )
     });
     metrics_rows(&mut table, objects, include);
     table
@@ -330,25 +336,32 @@ pub(crate) fn node_metrics_table<'a>(
 
 /// The Table of pod metrics served at `now`; cells sum the containers.
 pub(crate) fn pod_metrics_table<'a>(
-    pods: &[&'a PodMetrics],
+    pods: &[&'a PodMetricsItem],
     now: &'a ResponseTime,
     api_version: &'static str,
     include: Include,
 ) -> Table<ServedPodMetrics<'a>> {
     let mut table = Table::new(api_version);
     let objects = pods.iter().map(|pod| {
+        // Summed as Quantities, as metrics-server sums its ResourceLists.
         let mut usage: BTreeMap<&str, Quantity> = BTreeMap::new();
         for container in &pod.containers {
-            for (key, value) in &container.usage {
-                *usage.entry(key.as_str()).or_insert_with(Quantity::zero) += value;
-            }
+            *usage.entry(CPU).or_insert_with(Quantity::zero) +=
+                &Quantity::from_nanocores(container.nanocores);
+            *usage.entry(MEMORY).or_insert_with(Quantity::zero) +=
+                &Quantity::from_bytes(container.bytes);
         }
         let served = ServedPodMetrics {
             object: pod,
             now,
             typed: true,
         };
-        (pod.metadata.name.as_str(), usage, pod.window, served)
+        (
+            pod.pod.metadata.name.as_str(),
+            usage,
+            GoDuration(pod.window),
+            served,
+        )
     });
     metrics_rows(&mut table, objects, include);
     table

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::view::{ContainerUsage, NodeMetricsItem, PodMetricsItem};
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
@@ -15,10 +16,7 @@ use http_body_util::BodyExt as _;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
-use workingset_model::duration::GoDuration;
-use workingset_model::metrics::{
-    ContainerMetrics, Node, NodeMetrics, ObjectMeta, Pod, PodMetrics, Time, usage,
-};
+use workingset_model::metrics::{Node, ObjectMeta, Pod, Time};
 
 use super::select::{self, ListOptions};
 use super::*;
@@ -95,14 +93,24 @@ fn node_metrics(
     label_pairs: &[(&str, &str)],
     nanocores: u64,
     bytes: u64,
-) -> NodeMetrics {
-    NodeMetrics {
-        kind: None,
-        api_version: None,
-        metadata: meta("", name, label_pairs),
-        timestamp: time(SAMPLED),
-        window: GoDuration(Duration::from_millis(17_913)),
-        usage: usage(nanocores, bytes),
+) -> NodeMetricsItem {
+    NodeMetricsItem {
+        node: Arc::new(Node {
+            metadata: meta("", name, label_pairs),
+            status: Default::default(),
+        }),
+        timestamp: time(SAMPLED).0,
+        window: Duration::from_millis(17_913),
+        nanocores,
+        bytes,
+    }
+}
+
+fn container(name: &str, nanocores: u64, bytes: u64) -> ContainerUsage {
+    ContainerUsage {
+        name: Arc::from(name),
+        nanocores,
+        bytes,
     }
 }
 
@@ -110,15 +118,16 @@ fn pod_metrics(
     namespace: &str,
     name: &str,
     label_pairs: &[(&str, &str)],
-    containers: Vec<ContainerMetrics>,
-) -> PodMetrics {
-    PodMetrics {
-        kind: None,
-        api_version: None,
-        metadata: meta(namespace, name, label_pairs),
-        timestamp: time(SAMPLED),
-        window: GoDuration(Duration::from_secs(15)),
-        containers,
+    containers: Vec<ContainerUsage>,
+) -> PodMetricsItem {
+    PodMetricsItem {
+        pod: Arc::new(Pod {
+            metadata: meta(namespace, name, label_pairs),
+            ..Pod::default()
+        }),
+        timestamp: time(SAMPLED).0,
+        window: Duration::from_secs(15),
+        containers: containers.into(),
     }
 }
 
@@ -159,38 +168,40 @@ pub(super) fn published() -> Published {
                 "default",
                 "db",
                 &[("app", "db")],
-                vec![ContainerMetrics::new("postgres", 15_000_000, 200 << 20)],
+                vec![container("postgres", 15_000_000, 200 << 20)],
             ),
             pod_metrics(
                 "default",
                 "web",
                 &[("app", "web"), ("tier", "front")],
                 vec![
-                    ContainerMetrics::new("nginx", 1_000_000, 5 << 20),
-                    ContainerMetrics::new("sidecar", 2_000_000, 3 << 20),
+                    container("nginx", 1_000_000, 5 << 20),
+                    container("sidecar", 2_000_000, 3 << 20),
                 ],
             ),
             pod_metrics(
                 "kube-system",
                 "coredns",
                 &[("k8s-app", "kube-dns")],
-                vec![ContainerMetrics::new("coredns", 3_000_000, 19 << 20)],
+                vec![container("coredns", 3_000_000, 19 << 20)],
             ),
         ],
         nodes: vec![
-            node(
+            Arc::new(node(
                 "n1",
                 &[("node-role.kubernetes.io/control-plane", ""), ("zone", "a")],
-            ),
-            node("n2", &[("zone", "b")]),
-            node("n3", &[("zone", "c")]),
+            )),
+            Arc::new(node("n2", &[("zone", "b")])),
+            Arc::new(node("n3", &[("zone", "c")])),
         ],
         pods: vec![
-            pod("default", "db", &[("app", "db")]),
-            pod("default", "pending", &[("app", "web")]),
-            pod("default", "web", &[("app", "web"), ("tier", "front")]),
-            pod("kube-system", "coredns", &[("k8s-app", "kube-dns")]),
+            Arc::new(pod("default", "db", &[("app", "db")])),
+            Arc::new(pod("default", "pending", &[("app", "web")])),
+            Arc::new(pod("default", "web", &[("app", "web"), ("tier", "front")])),
+            Arc::new(pod("kube-system", "coredns", &[("k8s-app", "kube-dns")])),
         ],
+        containers_without_rate: 0,
+        responses: Default::default(),
     }
 }
 
@@ -1234,7 +1245,7 @@ async fn large_lists_are_encoded_off_the_worker() {
                 "bulk",
                 &format!("pod-{i:05}"),
                 &[("i", &i.to_string())],
-                vec![ContainerMetrics::new("c", 1, 1)],
+                vec![container("c", 1, 1)],
             )
         })
         .collect();
@@ -1257,8 +1268,10 @@ async fn large_lists_are_encoded_off_the_worker() {
 fn selection_functions_answer_without_http() {
     let snapshot = published();
     let everything = ListOptions::default();
-    let names = |pods: Vec<&PodMetrics>| -> Vec<String> {
-        pods.iter().map(|pod| pod.metadata.name.clone()).collect()
+    let names = |pods: Vec<&PodMetricsItem>| -> Vec<String> {
+        pods.iter()
+            .map(|pod| pod.pod.metadata.name.clone())
+            .collect()
     };
     assert_eq!(
         names(select::list_pod_metrics(&snapshot, Some("default"), &everything).unwrap()),
@@ -1285,11 +1298,12 @@ fn selection_functions_answer_without_http() {
             .unwrap()
             .containers[0]
             .name,
-        "coredns"
+        Arc::from("coredns")
     );
     assert_eq!(
         select::get_node_metrics(&snapshot, "n2")
             .unwrap()
+            .node
             .metadata
             .name,
         "n2"

@@ -21,7 +21,7 @@
 
 pub mod protobuf;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -261,6 +261,27 @@ fn resources(
 }
 
 /// The pod as the Metrics API joins it: identity, labels, creation time.
+/// Drops what the server never reads from a watched node before the
+/// reflector stores it: managed fields and the image list are most of a
+/// node object's bytes.
+fn strip_node(node: &mut core::Node) {
+    node.metadata.managed_fields = None;
+    if let Some(status) = node.status.as_mut() {
+        status.images = None;
+    }
+}
+
+/// Drops what the server never reads from a watched pod's metadata (it
+/// keeps name, namespace, uid, creation time and labels): at 300,000 pods
+/// the managed fields alone would be gigabytes.
+fn strip_pod(pod: &mut PartialObjectMeta<core::Pod>) {
+    let metadata = &mut pod.metadata;
+    metadata.managed_fields = None;
+    metadata.annotations = None;
+    metadata.owner_references = None;
+    metadata.finalizers = None;
+}
+
 fn pod_object(pod: &PartialObjectMeta<core::Pod>) -> Pod {
     Pod {
         metadata: ObjectMeta {
@@ -294,9 +315,13 @@ pub struct FleetSnapshot {
     pub targets: Vec<ClusterTarget>,
     /// Selected nodes that cannot be scraped.
     pub unreachable: Vec<Unreachable>,
-    /// Running pods, in no particular order.
-    pub pods: Vec<Pod>,
+    /// Running pods, in no particular order. A pod that did not change
+    /// since the last snapshot is the same shared object.
+    pub pods: Vec<Arc<Pod>>,
 }
+
+/// A watched pod and the object served for it.
+type Converted = (Arc<PartialObjectMeta<core::Pod>>, Arc<Pod>);
 
 /// The watched nodes and pods; the watches stop when it is dropped.
 pub struct Fleet {
@@ -307,6 +332,10 @@ pub struct Fleet {
     nodes_synced: Arc<AtomicBool>,
     pods_synced: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The served object of each watched pod, keyed by the reflector's
+    /// object (which it replaces on every change): a snapshot converts
+    /// only the pods that changed since the last one.
+    converted: std::sync::Mutex<HashMap<usize, Converted>>,
 }
 
 impl fmt::Debug for Fleet {
@@ -348,7 +377,8 @@ impl Fleet {
             watcher(
                 Api::<core::Node>::all(client.clone()),
                 watcher::Config::default().any_semantic(),
-            ),
+            )
+            .modify(strip_node),
         )
         .default_backoff();
         let pod_stream = reflector::reflector(
@@ -358,7 +388,8 @@ impl Fleet {
                 watcher::Config::default()
                     .fields(RUNNING_PODS)
                     .any_semantic(),
-            ),
+            )
+            .modify(strip_pod),
         )
         .default_backoff();
         let tasks = vec![
@@ -373,6 +404,7 @@ impl Fleet {
             nodes_synced,
             pods_synced,
             tasks,
+            converted: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -421,12 +453,26 @@ impl Fleet {
             .targets
             .sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
         snapshot.unreachable.sort_by(|a, b| a.name.cmp(&b.name));
-        snapshot.pods = self
-            .pods
-            .state()
-            .iter()
-            .map(|pod| pod_object(pod))
-            .collect();
+        let watched = self.pods.state();
+        let mut converted = match self.converted.lock() {
+            Ok(converted) => converted,
+            // A panic while converting left at worst a partial cache.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut next = HashMap::with_capacity(watched.len());
+        snapshot.pods = Vec::with_capacity(watched.len());
+        for pod in watched {
+            let key = Arc::as_ptr(&pod) as usize;
+            let served = match converted.remove(&key) {
+                // The cache holds the reflector's object, so the address
+                // cannot have been reused by another pod.
+                Some((_, served)) => served,
+                None => Arc::new(pod_object(&pod)),
+            };
+            snapshot.pods.push(Arc::clone(&served));
+            next.insert(key, (pod, served));
+        }
+        *converted = next;
         snapshot
     }
 }
