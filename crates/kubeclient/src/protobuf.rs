@@ -373,7 +373,7 @@ fn meta(meta: Option<ObjectMetaPb>) -> Result<ObjectMeta, ProtobufError> {
         namespace: meta.namespace,
         uid: meta.uid,
         creation_timestamp: meta.creation_timestamp.map(|t| time(Some(t))).transpose()?,
-        labels: meta.labels,
+        labels: meta.labels.into(),
     })
 }
 

@@ -8,6 +8,7 @@
 //! plain value that tests can build by hand.
 
 pub mod duration;
+pub mod labels;
 pub mod metrics;
 pub mod rate;
 pub mod select;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use workingset_quantity::Quantity;
 
 use crate::duration::GoDuration;
+pub use crate::labels::Labels;
 
 /// `API group/version` of the Metrics API.
 pub const METRICS_API_VERSION: &str = "metrics.k8s.io/v1beta1";
@@ -84,8 +85,8 @@ pub struct ObjectMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_timestamp: Option<Time>,
     /// Labels, copied from the Node or Pod.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
 }
 
 /// `metav1.ListMeta`; metrics lists leave it empty.

@@ -127,7 +127,7 @@ fn node_object(name: &str, node: &NodeStats) -> Node {
     Node {
         metadata: ObjectMeta {
             name: name.to_owned(),
-            labels,
+            labels: labels.into(),
             ..ObjectMeta::default()
         },
         status: NodeStatus {
@@ -165,7 +165,7 @@ fn pod_metrics(
         metadata: ObjectMeta {
             name: pod.key.name.clone(),
             namespace: pod.key.namespace.clone(),
-            labels: pod.labels.clone(),
+            labels: pod.labels.clone().into(),
             ..ObjectMeta::default()
         },
         timestamp,

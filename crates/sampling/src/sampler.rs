@@ -193,7 +193,7 @@ impl PodSample {
             namespace: self.key.namespace.clone(),
             uid: self.uid.clone().unwrap_or_default(),
             creation_timestamp: self.created,
-            labels: self.labels.clone(),
+            labels: self.labels.clone().into(),
         }
     }
 }

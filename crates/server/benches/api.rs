@@ -74,7 +74,7 @@ fn published() -> Published {
         let node = Arc::new(Node {
             metadata: ObjectMeta {
                 name,
-                labels: node_labels,
+                labels: node_labels.into(),
                 creation_timestamp: Some(time),
                 ..ObjectMeta::default()
             },
@@ -111,7 +111,7 @@ fn published() -> Published {
                 metadata: ObjectMeta {
                     name,
                     namespace: namespace.clone(),
-                    labels: pod_labels,
+                    labels: pod_labels.into(),
                     creation_timestamp: Some(time),
                     ..ObjectMeta::default()
                 },

@@ -84,7 +84,7 @@ fn inventories() -> BTreeMap<String, NodeInventory> {
                 node: Arc::new(Node {
                     metadata: ObjectMeta {
                         name: name.clone(),
-                        labels,
+                        labels: labels.into(),
                         ..ObjectMeta::default()
                     },
                     ..Node::default()

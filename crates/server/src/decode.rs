@@ -120,7 +120,163 @@ enum ContainerFamily {
 }
 
 /// `namespace`, `pod`, `container`, borrowed from the body unless escaped.
-type ContainerKey<'a> = (Cow<'a, str>, Cow<'a, str>, Cow<'a, str>);
+pub type ContainerKey<'a> = (Cow<'a, str>, Cow<'a, str>, Cow<'a, str>);
+
+/// What one node's body says, borrowing its names from the body: the
+/// tick records it straight into the store, so a steady node costs no
+/// allocation per pod or container.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NodeSamples<'a> {
+    /// The node's own point, when the body had its CPU and memory.
+    pub node_point: Option<MetricsPoint>,
+    /// Every container with a complete point, sorted by namespace, pod and
+    /// container, each once.
+    pub containers: Vec<(ContainerKey<'a>, MetricsPoint)>,
+}
+
+/// A node's decoded body that owns its text: what a scrape task hands to
+/// the tick. Names stay where they are in the body (a few escaped ones
+/// are copied aside), so keeping a node's samples costs three allocations
+/// whatever the number of pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapedSamples {
+    text: String,
+    /// Names that had escapes, unescaped.
+    escaped: String,
+    node_point: Option<MetricsPoint>,
+    containers: Vec<([Span; 3], MetricsPoint)>,
+}
+
+/// Where a name is: in the body, or among the escaped names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    escaped: bool,
+    start: u32,
+    end: u32,
+}
+
+impl ScrapedSamples {
+    /// Decodes one node's `/metrics/resource` body received at
+    /// `received_at`.
+    pub fn decode(body: Vec<u8>, node: &str, received_at: Timestamp) -> Result<Self, DecodeError> {
+        let text = String::from_utf8(body).map_err(|error| {
+            let bytes = error.as_bytes();
+            let valid = error.utf8_error().valid_up_to();
+            DecodeError::NotUtf8 {
+                node: node.to_owned(),
+                line: 1 + bytes[..valid].iter().filter(|&&b| b == b'\n').count(),
+            }
+        })?;
+        let samples = decode_samples(text.as_bytes(), node, received_at)?;
+        let base = text.as_ptr() as usize;
+        let mut escaped = String::new();
+        let mut span = |name: &Cow<'_, str>| -> Span {
+            let offset = (name.as_ptr() as usize).wrapping_sub(base);
+            match name {
+                Cow::Borrowed(borrowed)
+                    if offset <= text.len() - borrowed.len().min(text.len()) =>
+                {
+                    Span {
+                        escaped: false,
+                        start: u32::try_from(offset).unwrap_or(u32::MAX),
+                        end: u32::try_from(offset + borrowed.len()).unwrap_or(u32::MAX),
+                    }
+                }
+                _ => {
+                    let start = escaped.len();
+                    escaped.push_str(name);
+                    Span {
+                        escaped: true,
+                        start: u32::try_from(start).unwrap_or(u32::MAX),
+                        end: u32::try_from(escaped.len()).unwrap_or(u32::MAX),
+                    }
+                }
+            }
+        };
+        let containers = samples
+            .containers
+            .iter()
+            .map(|((namespace, pod, container), point)| {
+                ([span(namespace), span(pod), span(container)], *point)
+            })
+            .collect();
+        let node_point = samples.node_point;
+        drop(samples);
+        Ok(Self {
+            text,
+            escaped,
+            node_point,
+            containers,
+        })
+    }
+
+    fn name(&self, span: Span) -> &str {
+        let source = if span.escaped {
+            &self.escaped
+        } else {
+            &self.text
+        };
+        source
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The samples, borrowing their names.
+    pub fn samples(&self) -> NodeSamples<'_> {
+        NodeSamples {
+            node_point: self.node_point,
+            containers: self
+                .containers
+                .iter()
+                .map(|([namespace, pod, container], point)| {
+                    let key = (
+                        Cow::Borrowed(self.name(*namespace)),
+                        Cow::Borrowed(self.name(*pod)),
+                        Cow::Borrowed(self.name(*container)),
+                    );
+                    (key, *point)
+                })
+                .collect(),
+        }
+    }
+
+    /// Each pod once, sorted by namespace and name.
+    pub fn pods(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut previous: Option<(&str, &str)> = None;
+        self.containers
+            .iter()
+            .filter_map(move |([namespace, pod, _], _)| {
+                let current = (self.name(*namespace), self.name(*pod));
+                (previous.replace(current) != Some(current)).then_some(current)
+            })
+    }
+
+    /// Number of pods.
+    pub fn pod_count(&self) -> usize {
+        self.pods().count()
+    }
+}
+
+impl NodeSamples<'_> {
+    /// The owned form (tests, benchmarks, callers that keep it).
+    pub fn to_batch(&self, node: &str) -> NodeBatch {
+        let mut pods: BTreeMap<PodRef, PodPoints> = BTreeMap::new();
+        for ((namespace, pod, container), point) in &self.containers {
+            let reference = PodRef {
+                namespace: namespace.clone().into_owned(),
+                name: pod.clone().into_owned(),
+            };
+            pods.entry(reference)
+                .or_default()
+                .insert(container.clone().into_owned(), *point);
+        }
+        NodeBatch {
+            node: node.to_owned(),
+            node_point: self.node_point,
+            pods,
+        }
+    }
+}
 
 /// The containers met so far, in first-seen order.
 ///
@@ -132,7 +288,7 @@ type ContainerKey<'a> = (Cow<'a, str>, Cow<'a, str>, Cow<'a, str>);
 #[derive(Default)]
 struct Containers<'a> {
     entries: Vec<Entry<'a>>,
-    by_key: HashMap<ContainerKey<'a>, usize>,
+    by_key: HashMap<ContainerKey<'a>, usize, foldhash::fast::RandomState>,
     /// Where the next sample's container probably is.
     cursor: usize,
 }
@@ -178,12 +334,23 @@ impl<'a> Containers<'a> {
     }
 }
 
-/// Decodes one node's `/metrics/resource` body received at `received_at`.
+/// Decodes one node's `/metrics/resource` body received at `received_at`
+/// into its owned form; see [`decode_samples`].
 pub fn decode_resource(
     body: &[u8],
     node: &str,
     received_at: Timestamp,
 ) -> Result<NodeBatch, DecodeError> {
+    decode_samples(body, node, received_at).map(|samples| samples.to_batch(node))
+}
+
+/// Decodes one node's `/metrics/resource` body received at `received_at`,
+/// borrowing names from it.
+pub fn decode_samples<'a>(
+    body: &'a [u8],
+    node: &str,
+    received_at: Timestamp,
+) -> Result<NodeSamples<'a>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|error| DecodeError::NotUtf8 {
         node: node.to_owned(),
         line: 1 + body[..error.valid_up_to()]
@@ -280,32 +447,10 @@ pub fn decode_resource(
         };
         complete.push((key, point));
     }
-    // Sorted, each pod's identity is copied out of the body once and the
-    // maps are built from ordered input.
+    // Sorted by pod then container, as the store walks them; a container
+    // listed twice (no kubelet does) counts once.
     complete.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-    let mut pods: BTreeMap<PodRef, PodPoints> = BTreeMap::new();
-    let mut current: Option<(PodRef, Vec<(String, MetricsPoint)>)> = None;
-    for ((namespace, pod, container), point) in complete {
-        let same_pod = current
-            .as_ref()
-            .is_some_and(|(r, _)| r.namespace == namespace && r.name == pod);
-        if !same_pod {
-            if let Some((reference, points)) = current.take() {
-                pods.insert(reference, points.into_iter().collect());
-            }
-            let reference = PodRef {
-                namespace: namespace.into_owned(),
-                name: pod.into_owned(),
-            };
-            current = Some((reference, Vec::new()));
-        }
-        if let Some((_, points)) = current.as_mut() {
-            points.push((container.into_owned(), point));
-        }
-    }
-    if let Some((reference, points)) = current {
-        pods.insert(reference, points.into_iter().collect());
-    }
+    complete.dedup_by(|(a, _), (b, _)| a == b);
     if incomplete > 0 {
         tracing::debug!(
             node,
@@ -313,10 +458,9 @@ pub fn decode_resource(
             "Containers without a usable CPU and memory sample skipped"
         );
     }
-    Ok(NodeBatch {
-        node: node.to_owned(),
+    Ok(NodeSamples {
         node_point,
-        pods,
+        containers: complete,
     })
 }
 

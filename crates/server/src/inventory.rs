@@ -165,7 +165,7 @@ fn node_object(spec: &NodeSpec, capacity: ResourceList) -> Node {
     Node {
         metadata: ObjectMeta {
             name: spec.name.clone(),
-            labels,
+            labels: labels.into(),
             ..ObjectMeta::default()
         },
         status: NodeStatus {
@@ -259,7 +259,7 @@ struct PodItemMeta {
     #[serde(default)]
     namespace: String,
     #[serde(default)]
-    labels: Option<BTreeMap<String, String>>,
+    labels: Option<workingset_model::metrics::Labels>,
     #[serde(default)]
     creation_timestamp: Option<Time>,
 }

@@ -68,9 +68,8 @@ pub use workingset_httpd::{TlsError, TlsFiles};
 
 use crate::api::{self, ApiState, Health};
 use crate::cluster::{Fleet, FleetSnapshot};
-use crate::decode::decode_resource;
+use crate::decode::ScrapedSamples;
 use crate::inventory::{self, NodeInventory};
-use crate::point::NodeBatch;
 use crate::secure::Guard;
 use crate::store::{self, Store};
 use crate::target::NodeSpec;
@@ -425,7 +424,7 @@ impl Target {
 struct NodeScrape {
     target: Arc<Target>,
     /// The decoded batch and when its response arrived.
-    resource: Result<(NodeBatch, Timestamp), Failure>,
+    resource: Result<(ScrapedSamples, Timestamp), Failure>,
     resource_duration: Duration,
     /// `None` when the inventory is not the node's to give (Kubernetes
     /// mode) or did not need a refresh this tick.
@@ -479,6 +478,8 @@ struct TickLoop {
     telemetry: Arc<Telemetry>,
     /// Ticks started so far; spreads the periodic inventory refreshes.
     ticks: u64,
+    /// The listed pods in serving order, sorted again only when they change.
+    listing: view::Listing,
 }
 
 impl TickLoop {
@@ -501,6 +502,7 @@ impl TickLoop {
             published,
             telemetry,
             ticks: 0,
+            listing: view::Listing::default(),
         }
     }
 
@@ -616,7 +618,10 @@ impl TickLoop {
             .retain(|name, _| current.contains(name.as_str()));
         self.telemetry.retain_nodes(|name| current.contains(name));
 
-        let published = view::build(&self.store, &self.inventories, &self.cluster_pods, now);
+        if self.listing.update(&self.inventories, &self.cluster_pods) {
+            tracing::debug!("Listed pods changed; sorted again");
+        }
+        let published = self.listing.publish(&self.store, &self.inventories, now);
         let without_rate = published.containers_without_rate;
         let (nodes_served, pods_served) =
             (published.node_metrics.len(), published.pod_metrics.len());
@@ -717,13 +722,19 @@ impl TickLoop {
             inventory,
         } = scrape;
         let spec = &target.spec;
-        let state = self.states.entry(spec.name.clone()).or_default();
+        if !self.states.contains_key(&spec.name) {
+            self.states.insert(spec.name.clone(), NodeState::default());
+        }
+        let Some(state) = self.states.get_mut(&spec.name) else {
+            return;
+        };
         let node = spec.name.as_str();
         let seconds = resource_duration.as_secs_f64();
         match resource {
-            Ok((batch, received_at)) => {
-                let pods = batch.pods.len();
-                self.store.record(batch, received_at);
+            Ok((scraped, received_at)) => {
+                let pods = scraped.pod_count();
+                self.store
+                    .record_samples(node, &scraped.samples(), received_at);
                 self.telemetry
                     .record_scrape(node, SUCCESS, resource_duration);
                 if std::mem::take(&mut state.scrape_failing) {
@@ -753,7 +764,18 @@ impl TickLoop {
         match inventory {
             None => {}
             Some(Ok(inventory)) => {
-                self.inventories.insert(spec.name.clone(), inventory);
+                match self.inventories.get_mut(node) {
+                    // The same pods as before keep their objects, so the
+                    // published list does not have to be sorted again.
+                    Some(current) if current.pods == inventory.pods => {
+                        if current.node != inventory.node {
+                            current.node = inventory.node;
+                        }
+                    }
+                    _ => {
+                        self.inventories.insert(spec.name.clone(), inventory);
+                    }
+                }
                 state.inventory_refreshed = Some(now);
                 self.telemetry.record_inventory(node, SUCCESS);
                 if std::mem::take(&mut state.inventory_failing) {
@@ -816,12 +838,12 @@ enum InventoryPlan {
 /// the scrape reports a pod the inventory does not list (a new pod: the
 /// common change, and the one without which its metrics cannot be
 /// served).
-fn inventory_is_stale(
+fn inventory_is_stale<'a>(
     previous: Option<&NodeInventory>,
     periodic: bool,
-    scraped: Option<&NodeBatch>,
+    scraped: Option<impl IntoIterator<Item = (&'a str, &'a str)>>,
 ) -> bool {
-    let (Some(previous), Some(batch)) = (previous, scraped) else {
+    let (Some(previous), Some(scraped)) = (previous, scraped) else {
         return true;
     };
     if periodic {
@@ -833,8 +855,7 @@ fn inventory_is_stale(
         .iter()
         .map(|pod| (pod.metadata.namespace.as_str(), pod.metadata.name.as_str()))
         .peekable();
-    batch.pods.keys().any(|pod| {
-        let wanted = (pod.namespace.as_str(), pod.name.as_str());
+    scraped.into_iter().any(|wanted| {
         while listed.next_if(|listed| *listed < wanted).is_some() {}
         listed.peek() != Some(&wanted)
     })
@@ -866,8 +887,8 @@ async fn scrape_node(
     let resource = match client.get(&target.resource_url, timeout()).await {
         Ok(body) => {
             let received_at = Timestamp::now();
-            decode_resource(&body, &spec.name, received_at)
-                .map(|batch| (batch, received_at))
+            ScrapedSamples::decode(body, &spec.name, received_at)
+                .map(|scraped| (scraped, received_at))
                 .map_err(|error| Failure::new(error.outcome(), error))
         }
         Err(error) => Err(Failure::new(error.outcome(), error)),
@@ -876,7 +897,7 @@ async fn scrape_node(
     let inventory = match inventory {
         InventoryPlan::FromApiServer => None,
         InventoryPlan::Standalone { previous, periodic } => {
-            let scraped = resource.as_ref().ok().map(|(batch, _)| batch);
+            let scraped = resource.as_ref().ok().map(|(scraped, _)| scraped.pods());
             if inventory_is_stale(previous.as_ref(), periodic, scraped) {
                 Some(
                     inventory::refresh(&client, spec, previous.as_ref(), timeout())
@@ -944,7 +965,6 @@ mod tests {
 
     #[test]
     fn a_node_inventory_is_refreshed_only_when_stale() {
-        use crate::point::{MetricsPoint, PodRef};
         use workingset_model::metrics::{ObjectMeta, Pod};
         let pod = |namespace: &str, name: &str| {
             Arc::new(Pod {
@@ -961,47 +981,24 @@ mod tests {
             // Listed but not scraped (pending, or no metrics yet): fine.
             pods: vec![pod("a", "x"), pod("b", "pending"), pod("b", "y")],
         };
-        let point = MetricsPoint {
-            timestamp: Timestamp::UNIX_EPOCH,
-            cumulative_cpu_ns: 1,
-            memory_working_set: 1,
-            start_time: None,
-        };
-        let batch = |pods: &[(&str, &str)]| NodeBatch {
-            node: "n".to_owned(),
-            node_point: None,
-            pods: pods
-                .iter()
-                .map(|(namespace, name)| {
-                    let key = PodRef {
-                        namespace: (*namespace).to_owned(),
-                        name: (*name).to_owned(),
-                    };
-                    (key, BTreeMap::from([("c".to_owned(), point)]))
-                })
-                .collect(),
-        };
-        let same = batch(&[("a", "x"), ("b", "y")]);
-        assert!(!inventory_is_stale(Some(&inventory), false, Some(&same)));
-        assert!(!inventory_is_stale(
-            Some(&inventory),
-            false,
-            Some(&batch(&[]))
-        ));
+        let same = [("a", "x"), ("b", "y")];
+        let none: [(&str, &str); 0] = [];
+        assert!(!inventory_is_stale(Some(&inventory), false, Some(same)));
+        assert!(!inventory_is_stale(Some(&inventory), false, Some(none)));
         assert!(
-            inventory_is_stale(Some(&inventory), true, Some(&same)),
+            inventory_is_stale(Some(&inventory), true, Some(same)),
             "periodic"
         );
-        assert!(inventory_is_stale(None, false, Some(&same)), "none yet");
+        assert!(inventory_is_stale(None, false, Some(same)), "none yet");
         assert!(
-            inventory_is_stale(Some(&inventory), false, None),
+            inventory_is_stale(Some(&inventory), false, None::<[(&str, &str); 0]>),
             "scrape failed"
         );
         for new in [("a", "w"), ("a", "z"), ("c", "a"), ("0", "0")] {
             let mut pods = vec![("a", "x"), ("b", "y"), new];
             pods.sort();
             assert!(
-                inventory_is_stale(Some(&inventory), false, Some(&batch(&pods))),
+                inventory_is_stale(Some(&inventory), false, Some(pods)),
                 "new pod {new:?}"
             );
         }

@@ -79,13 +79,19 @@
 //! whose old node still reports it), both series are kept, each bounded by
 //! its node, and the one with the most recent point is served.
 
-use std::collections::HashMap;
+/// The store's maps: keyed by names from the nodes' bodies, looked up
+/// hundreds of thousands of times a tick, so hashed with foldhash (seeded
+/// per process) rather than SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use workingset_model::rate::{self, CpuPoint};
 
+use std::borrow::Cow;
+
+use crate::decode::{ContainerKey, NodeSamples};
 use crate::point::{MetricsPoint, NodeBatch, PodRef};
 
 /// A fresh container's minimum age at its sample for the synthetic start
@@ -316,6 +322,9 @@ pub struct Store {
     /// Which nodes report each pod (normally exactly one), so a pod is found
     /// without scanning every node.
     pod_nodes: HashMap<Arc<PodRef>, Vec<Arc<str>>>,
+    /// Number of (pod, node) reports: more than `pod_nodes.len()` when some
+    /// pod is reported by two nodes.
+    reports: usize,
     /// Container names, one allocation per distinct name: clusters reuse a
     /// few names (`app`, `istio-proxy`) across thousands of pods.
     container_names: Interner,
@@ -352,8 +361,9 @@ impl Store {
         Store {
             resolution,
             grace: SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX),
-            nodes: HashMap::new(),
-            pod_nodes: HashMap::new(),
+            nodes: HashMap::default(),
+            pod_nodes: HashMap::default(),
+            reports: 0,
             container_names: Interner::default(),
         }
     }
@@ -366,12 +376,39 @@ impl Store {
     /// A successful scrape of `batch.node`, whose response arrived at
     /// `received_at`. Replaces the node's pods with the batch's.
     pub fn record(&mut self, batch: NodeBatch, received_at: Timestamp) {
-        let NodeBatch {
-            node,
-            node_point,
-            pods,
-        } = batch;
-        let name: Arc<str> = match self.nodes.get_key_value(node.as_str()) {
+        let containers = batch
+            .pods
+            .iter()
+            .flat_map(|(pod, containers)| {
+                containers.iter().map(move |(container, point)| {
+                    let key = (
+                        Cow::Borrowed(pod.namespace.as_str()),
+                        Cow::Borrowed(pod.name.as_str()),
+                        Cow::Borrowed(container.as_str()),
+                    );
+                    (key, *point)
+                })
+            })
+            .collect();
+        let samples = NodeSamples {
+            node_point: batch.node_point,
+            containers,
+        };
+        self.record_samples(&batch.node, &samples, received_at);
+    }
+
+    /// A successful scrape of `node`, whose response arrived at
+    /// `received_at`: [`Store::record`] without copying the names. A pod
+    /// and a container seen before keep their stored names and, when the
+    /// pod's containers are the same, their vector, so a steady node costs
+    /// no allocation.
+    pub fn record_samples(
+        &mut self,
+        node: &str,
+        samples: &NodeSamples<'_>,
+        received_at: Timestamp,
+    ) {
+        let name: Arc<str> = match self.nodes.get_key_value(node) {
             Some((name, _)) => Arc::clone(name),
             None => Arc::from(node),
         };
@@ -381,51 +418,84 @@ impl Store {
         // A scrape without the node's own point gives the node no figures
         // (as in metrics-server); keeping the old ones would serve them
         // forever while the pods keep the node "successful".
-        entry.node = node_point.map(|point| Series::next_node(entry.node.as_ref(), point));
+        entry.node = samples
+            .node_point
+            .map(|point| Series::next_node(entry.node.as_ref(), point));
 
-        // Both the stored pods and the batch's are sorted: one merge pass
+        // Both the stored pods and the samples are sorted: one merge pass
         // pairs each pod with its stored series and finds the pods that
         // ended.
         let old_pods = std::mem::take(&mut entry.pods);
-        entry.pods.reserve(pods.len());
+        let mut pods = Vec::with_capacity(old_pods.len());
         let mut old_pods = old_pods.into_iter().peekable();
-        for (pod, containers) in pods {
-            while let Some((ended, _)) = old_pods.next_if(|(old, _)| **old < pod) {
-                forget_pod_on(&mut self.pod_nodes, &ended, &name);
+        let same_pod = |a: &(ContainerKey<'_>, MetricsPoint),
+                        b: &(ContainerKey<'_>, MetricsPoint)| {
+            a.0.0 == b.0.0 && a.0.1 == b.0.1
+        };
+        for group in samples.containers.chunk_by(same_pod) {
+            let Some(((namespace, pod, _), _)) = group.first() else {
+                continue;
+            };
+            let wanted = (namespace.as_ref(), pod.as_ref());
+            while let Some((ended, _)) =
+                old_pods.next_if(|(old, _)| (old.namespace.as_str(), old.name.as_str()) < wanted)
+            {
+                forget_pod_on_node(&mut self.pod_nodes, &mut self.reports, &ended, &name);
             }
-            let (key, old_containers) = match old_pods.next_if(|(old, _)| **old == pod) {
+            let (key, old_containers) = match old_pods
+                .next_if(|(old, _)| (old.namespace.as_str(), old.name.as_str()) == wanted)
+            {
                 Some((key, containers)) => (key, Some(containers)),
                 None => {
-                    let key = Arc::new(pod);
+                    let key = Arc::new(PodRef {
+                        namespace: namespace.clone().into_owned(),
+                        name: pod.clone().into_owned(),
+                    });
                     self.pod_nodes
                         .entry(Arc::clone(&key))
                         .or_default()
                         .push(Arc::clone(&name));
+                    self.reports += 1;
                     (key, None)
                 }
             };
-            // `containers` is sorted by name, so the vector is too.
-            let series = containers
-                .into_iter()
-                .map(|(container, point)| {
-                    let stored = old_containers.as_ref().and_then(|old| {
-                        old.binary_search_by(|(name, _)| (**name).cmp(container.as_str()))
-                            .ok()
-                            .and_then(|index| old.get(index))
-                    });
-                    let name = match stored {
-                        Some((name, _)) => Arc::clone(name),
-                        None => self.container_names.intern(&container),
-                    };
-                    let next = Series::next_container(stored.map(|(_, s)| s), point, resolution);
-                    (name, next)
-                })
-                .collect();
-            entry.pods.push((key, series));
+            let series = match old_containers {
+                // The same containers: each series moves on in place.
+                Some(mut old)
+                    if old.len() == group.len()
+                        && old.iter().zip(group).all(
+                            |((stored, _), ((_, _, container), _))| **stored == **container,
+                        ) =>
+                {
+                    for ((_, series), (_, point)) in old.iter_mut().zip(group) {
+                        *series = Series::next_container(Some(series), *point, resolution);
+                    }
+                    old
+                }
+                old => group
+                    .iter()
+                    .map(|((_, _, container), point)| {
+                        let stored = old.as_ref().and_then(|old| {
+                            old.binary_search_by(|(name, _)| (**name).cmp(container.as_ref()))
+                                .ok()
+                                .and_then(|index| old.get(index))
+                        });
+                        let name = match stored {
+                            Some((name, _)) => Arc::clone(name),
+                            None => self.container_names.intern(container),
+                        };
+                        let next =
+                            Series::next_container(stored.map(|(_, s)| s), *point, resolution);
+                        (name, next)
+                    })
+                    .collect(),
+            };
+            pods.push((key, series));
         }
         for (ended, _) in old_pods {
-            forget_pod_on(&mut self.pod_nodes, &ended, &name);
+            forget_pod_on_node(&mut self.pod_nodes, &mut self.reports, &ended, &name);
         }
+        entry.pods = pods;
     }
 
     /// A failed scrape of `node` at `at`. The node's points are kept (and
@@ -480,6 +550,26 @@ impl Store {
         self.serving_pod(pod, now).map(|(node, _)| node)
     }
 
+    /// The pods `node` reported in its latest scrape, for walking in
+    /// (namespace, name) order alongside a sorted list of the node's pods,
+    /// when each pod's figures are those of the one node that reports it:
+    /// the node is within its grace at `now` and no pod anywhere is
+    /// reported by two nodes. `None` otherwise (then look pods up one by
+    /// one with [`Store::pod_usage`]).
+    pub fn reported_pods(&self, node: &str, now: Timestamp) -> Option<ReportedPods<'_>> {
+        if self.reports > self.pod_nodes.len() {
+            return None;
+        }
+        let entry = self.nodes.get(node)?;
+        if !self.servable(entry, now) {
+            return None;
+        }
+        Some(ReportedPods {
+            pods: &entry.pods,
+            next: 0,
+        })
+    }
+
     /// Number of stored points (at most two per series).
     pub fn points(&self) -> usize {
         self.nodes.values().map(NodeEntry::points).sum()
@@ -532,14 +622,56 @@ impl Store {
         };
         entry.node = None;
         for (pod, _) in std::mem::take(&mut entry.pods) {
-            forget_pod_on(&mut self.pod_nodes, &pod, name);
+            forget_pod_on_node(&mut self.pod_nodes, &mut self.reports, &pod, name);
         }
     }
 }
 
-fn forget_pod_on(pod_nodes: &mut HashMap<Arc<PodRef>, Vec<Arc<str>>>, pod: &PodRef, node: &str) {
+/// A cursor over one node's reported pods; see [`Store::reported_pods`].
+#[derive(Debug)]
+pub struct ReportedPods<'a> {
+    pods: &'a [(Arc<PodRef>, PodSeries)],
+    next: usize,
+}
+
+/// What the node says about one pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reported {
+    /// The node reports the pod; its usage, when it has one.
+    Here(Option<PodUsage>),
+    /// The node does not report the pod (it may run elsewhere).
+    NotHere,
+}
+
+impl ReportedPods<'_> {
+    /// The pod `namespace`/`name`. Pods must be asked for in ascending
+    /// (namespace, name) order: the cursor only moves forward.
+    pub fn find(&mut self, namespace: &str, name: &str) -> Reported {
+        let wanted = (namespace, name);
+        while let Some((pod, containers)) = self.pods.get(self.next) {
+            match (pod.namespace.as_str(), pod.name.as_str()).cmp(&wanted) {
+                std::cmp::Ordering::Less => self.next += 1,
+                std::cmp::Ordering::Equal => {
+                    self.next += 1;
+                    return Reported::Here(pod_usage_of(containers));
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        Reported::NotHere
+    }
+}
+
+fn forget_pod_on_node(
+    pod_nodes: &mut HashMap<Arc<PodRef>, Vec<Arc<str>>>,
+    reports: &mut usize,
+    pod: &PodRef,
+    node: &str,
+) {
     if let Some(nodes) = pod_nodes.get_mut(pod) {
+        let before = nodes.len();
         nodes.retain(|name| &**name != node);
+        *reports -= before - nodes.len();
         if nodes.is_empty() {
             pod_nodes.remove(pod);
         }
@@ -659,7 +791,7 @@ mod tests {
         /// The index agrees with the per-node pods, and no series holds
         /// more than two points.
         fn check_invariants(&self) {
-            let mut derived: HashMap<PodRef, Vec<Arc<str>>> = HashMap::new();
+            let mut derived: HashMap<PodRef, Vec<Arc<str>>> = HashMap::default();
             for (name, entry) in &self.nodes {
                 assert!(entry.pods.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
                 for (pod, _) in &entry.pods {
@@ -670,6 +802,10 @@ mod tests {
                 }
             }
             assert_eq!(derived.len(), self.pod_nodes.len());
+            assert_eq!(
+                self.reports,
+                self.pod_nodes.values().map(Vec::len).sum::<usize>()
+            );
             for (pod, nodes) in &self.pod_nodes {
                 let mut want = derived[&**pod].clone();
                 let mut have = nodes.clone();

@@ -126,10 +126,14 @@ impl Telemetry {
     pub fn record_scrape(&self, node: &str, outcome: &'static str, duration: Duration) {
         let seconds = duration.as_secs_f64();
         let mut state = self.state();
-        let figures = state
-            .nodes
-            .entry(node.to_owned())
-            .or_insert_with(NodeFigures::zero);
+        // Looked up before inserting: the name is copied once per node,
+        // not once per scrape.
+        if !state.nodes.contains_key(node) {
+            state.nodes.insert(node.to_owned(), NodeFigures::zero());
+        }
+        let Some(figures) = state.nodes.get_mut(node) else {
+            return;
+        };
         {
             figures.last_scrape_seconds = Some(seconds);
             figures.last_outcome = Some(outcome);

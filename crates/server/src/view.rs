@@ -21,7 +21,7 @@ use workingset_model::select::Listed;
 
 use crate::inventory::NodeInventory;
 use crate::point::PodRef;
-use crate::store::Store;
+use crate::store::{Reported, Store};
 
 /// One container's usage as served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,113 +249,263 @@ impl workingset_model::select::Catalog for Published {
 }
 
 /// The snapshot for `now`: usage joined with the inventories (node name →
-/// what that node runs).
-///
-/// - A `NodeMetrics` for every node that has an inventory and a usage, with
-///   the inventory `Node`'s name and labels (the inventory is keyed by the
-///   name the node is scraped under, which its `Node` carries).
-/// - A `PodMetrics` for every pod listed in some inventory that has a usage,
-///   with the inventory `Pod`'s labels. metrics-server lists containers in Go
-///   map order (random per request); here they are sorted by name, so that
-///   the same data always gives the same bytes.
-/// - `nodes` and `pods`: every inventory object, sorted. A pod listed by two
-///   inventories appears once: the copy from the node whose figures the
-///   store serves for it, else the one from the first node by name.
-/// - `cluster_pods`: Kubernetes mode's pods, listed by the API server
-///   rather than by a node; joined by namespace and name like the rest.
+/// what that node runs). A one-off [`Listing`]; see there for the rules.
 pub fn build(
     store: &Store,
     inventories: &BTreeMap<String, NodeInventory>,
     cluster_pods: &[Arc<Pod>],
     now: Timestamp,
 ) -> Published {
-    let mut node_metrics = Vec::new();
-    let mut nodes = Vec::with_capacity(inventories.len());
-    for (name, inventory) in inventories {
-        nodes.push(Arc::clone(&inventory.node));
-        if let Some(node_usage) = store.node_usage(name, now) {
-            node_metrics.push(NodeMetricsItem {
-                node: Arc::clone(&inventory.node),
-                timestamp: node_usage.timestamp,
-                window: node_usage.window,
-                nanocores: node_usage.cpu_nanocores,
-                bytes: node_usage.memory_bytes,
-            });
-        }
-    }
-    nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    node_metrics.sort_by(|a, b| a.node.metadata.name.cmp(&b.node.metadata.name));
+    let mut listing = Listing::default();
+    listing.update(inventories, cluster_pods);
+    listing.publish(store, inventories, now)
+}
 
-    // Every listed pod with the node that lists it; the stable sort keeps
-    // duplicates in node-name order. Inventories list their pods sorted, so
-    // with one inventory this sort finds the runs already in order.
-    let mut listed: Vec<(&Arc<Pod>, &str)> = inventories
-        .iter()
-        .flat_map(|(node, inventory)| inventory.pods.iter().map(move |pod| (pod, node.as_str())))
-        .chain(cluster_pods.iter().map(|pod| (pod, "")))
-        .collect();
-    listed.sort_by(|(a, _), (b, _)| namespace_and_name(a).cmp(&namespace_and_name(b)));
+/// Every pod the inventories (and, in Kubernetes mode, the API server)
+/// list, in the order the API serves them, kept from tick to tick.
+///
+/// Sorting 300,000 pods by namespace and name every tick would cost more
+/// than the rest of the tick's bookkeeping, and the list rarely changes:
+/// [`Listing::update`] re-sorts only when some inventory's pods are not
+/// the very objects listed before (the listing holds them, so an object's
+/// address cannot be reused while it is compared).
+///
+/// What [`Listing::publish`] serves:
+/// - A `NodeMetrics` for every node that has an inventory and a usage, with
+///   the inventory `Node`'s name and labels (the inventory is keyed by the
+///   name the node is scraped under, which its `Node` carries).
+/// - A `PodMetrics` for every listed pod that has a usage, with the listed
+///   `Pod`'s labels. metrics-server lists containers in Go map order
+///   (random per request); here they are sorted by name, so that the same
+///   data always gives the same bytes.
+/// - `nodes` and `pods`: every inventory object, sorted. A pod listed by two
+///   inventories appears once: the copy from the node whose figures the
+///   store serves for it, else the one from the first node by name.
+/// - The API server's pods are listed by no node; they are joined by
+///   namespace and name like the rest.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Each inventory's name and pods, in name order, as last sorted.
+    sources: Vec<(String, Vec<Arc<Pod>>)>,
+    /// The API server's pods, as last sorted.
+    cluster: Vec<Arc<Pod>>,
+    /// Every listed pod, sorted by namespace, name, then source.
+    entries: Vec<Entry>,
+}
 
-    let mut pod_metrics = Vec::with_capacity(listed.len());
-    let mut pods = Vec::with_capacity(listed.len());
-    let mut containers_without_rate = 0;
-    // One key reused for every lookup: no allocation per pod.
-    let mut key = PodRef {
-        namespace: String::new(),
-        name: String::new(),
-    };
-    for same_pod in listed.chunk_by(|(a, _), (b, _)| namespace_and_name(a) == namespace_and_name(b))
-    {
-        let Some(&(first, _)) = same_pod.first() else {
-            continue;
+/// One listed pod: `sources[source].1[position]`, or `cluster[position]`
+/// when `source` is [`CLUSTER`].
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    source: u32,
+    position: u32,
+    /// The first copy of its pod (the others follow it).
+    first_copy: bool,
+}
+
+const CLUSTER: u32 = u32::MAX;
+
+impl Listing {
+    /// Brings the listing up to date with `inventories` and `cluster_pods`;
+    /// says whether it had to be sorted again.
+    pub fn update(
+        &mut self,
+        inventories: &BTreeMap<String, NodeInventory>,
+        cluster_pods: &[Arc<Pod>],
+    ) -> bool {
+        let same_pods = |listed: &[Arc<Pod>], now: &[Arc<Pod>]| {
+            listed.len() == now.len() && listed.iter().zip(now).all(|(a, b)| Arc::ptr_eq(a, b))
         };
-        key.namespace.clear();
-        key.namespace.push_str(&first.metadata.namespace);
-        key.name.clear();
-        key.name.push_str(&first.metadata.name);
-        let pod = match same_pod {
-            [_] => first,
-            _ => {
-                let serving = store.pod_node(&key, now);
-                same_pod
-                    .iter()
-                    .find(|(_, node)| Some(*node) == serving)
-                    .map_or(first, |(pod, _)| *pod)
+        let unchanged =
+            self.sources.len() == inventories.len()
+                && self.sources.iter().zip(inventories).all(
+                    |((name, pods), (now_name, inventory))| {
+                        name == now_name && same_pods(pods, &inventory.pods)
+                    },
+                )
+                && same_pods(&self.cluster, cluster_pods);
+        if unchanged {
+            return false;
+        }
+        self.sources = inventories
+            .iter()
+            .map(|(name, inventory)| (name.clone(), inventory.pods.clone()))
+            .collect();
+        self.cluster = cluster_pods.to_vec();
+        let mut entries: Vec<Entry> = Vec::with_capacity(
+            self.sources
+                .iter()
+                .map(|(_, pods)| pods.len())
+                .sum::<usize>()
+                + self.cluster.len(),
+        );
+        for (source, (_, pods)) in self.sources.iter().enumerate() {
+            let source = u32::try_from(source).unwrap_or(CLUSTER - 1);
+            entries.extend((0..pods.len()).map(|position| Entry {
+                source,
+                position: u32::try_from(position).unwrap_or(u32::MAX),
+                first_copy: true,
+            }));
+        }
+        entries.extend((0..self.cluster.len()).map(|position| Entry {
+            source: CLUSTER,
+            position: u32::try_from(position).unwrap_or(u32::MAX),
+            first_copy: true,
+        }));
+        entries.sort_unstable_by(|a, b| {
+            namespace_and_name(self.pod(*a))
+                .cmp(&namespace_and_name(self.pod(*b)))
+                .then(a.source.cmp(&b.source))
+        });
+        for index in 1..entries.len() {
+            let same = namespace_and_name(self.pod(entries[index - 1]))
+                == namespace_and_name(self.pod(entries[index]));
+            entries[index].first_copy = !same;
+        }
+        self.entries = entries;
+        true
+    }
+
+    fn pod(&self, entry: Entry) -> &Arc<Pod> {
+        let pods = match self.sources.get(entry.source as usize) {
+            Some((_, pods)) => pods,
+            None => &self.cluster,
+        };
+        // Entries are made from these very vectors.
+        &pods[entry.position as usize]
+    }
+
+    fn source_name(&self, entry: Entry) -> &str {
+        self.sources
+            .get(entry.source as usize)
+            .map_or("", |(name, _)| name.as_str())
+    }
+
+    /// The snapshot for `now`: the listing joined with the store's usage.
+    /// `inventories` must be those of the last [`Listing::update`].
+    pub fn publish(
+        &self,
+        store: &Store,
+        inventories: &BTreeMap<String, NodeInventory>,
+        now: Timestamp,
+    ) -> Published {
+        let mut node_metrics = Vec::new();
+        let mut nodes = Vec::with_capacity(inventories.len());
+        for (name, inventory) in inventories {
+            nodes.push(Arc::clone(&inventory.node));
+            if let Some(node_usage) = store.node_usage(name, now) {
+                node_metrics.push(NodeMetricsItem {
+                    node: Arc::clone(&inventory.node),
+                    timestamp: node_usage.timestamp,
+                    window: node_usage.window,
+                    nanocores: node_usage.cpu_nanocores,
+                    bytes: node_usage.memory_bytes,
+                });
             }
-        };
-        if let Some(pod_usage) = store.pod_usage(&key, now) {
-            containers_without_rate += pod_usage.without_rate.len();
-            pod_metrics.push(PodMetricsItem {
-                pod: Arc::clone(pod),
-                timestamp: pod_usage.timestamp,
-                window: pod_usage.window,
-                containers: pod_usage
-                    .containers
-                    .into_iter()
-                    .map(|(name, nanocores, bytes)| ContainerUsage {
-                        name,
-                        nanocores,
-                        bytes,
-                    })
-                    .collect(),
-            });
         }
-        pods.push(Arc::clone(pod));
-    }
+        nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        node_metrics.sort_by(|a, b| a.node.metadata.name.cmp(&b.node.metadata.name));
 
-    Published {
-        built_at: now,
-        node_metrics,
-        pod_metrics,
-        nodes,
-        pods,
-        containers_without_rate,
-        responses: ResponseCache::default(),
+        // What each source node's own report says about each of its pods:
+        // a node's pods are sorted in its inventory and in the store, so
+        // one walk per node pairs them without a lookup per pod.
+        let mut offsets = Vec::with_capacity(self.sources.len());
+        let mut reported = Vec::with_capacity(self.entries.len());
+        for (name, pods) in &self.sources {
+            offsets.push(reported.len());
+            let mut cursor = store.reported_pods(name, now);
+            reported.extend(pods.iter().map(|pod| match cursor.as_mut() {
+                Some(cursor) => cursor.find(&pod.metadata.namespace, &pod.metadata.name),
+                None => Reported::NotHere,
+            }));
+        }
+        let mut own_report = |entry: Entry| -> Reported {
+            offsets
+                .get(entry.source as usize)
+                .and_then(|offset| reported.get_mut(offset + entry.position as usize))
+                .map_or(Reported::NotHere, |slot| {
+                    std::mem::replace(slot, Reported::NotHere)
+                })
+        };
+
+        let mut pod_metrics = Vec::with_capacity(self.entries.len());
+        let mut pods = Vec::with_capacity(self.entries.len());
+        let mut containers_without_rate = 0;
+        // One key reused for every lookup: no allocation per pod.
+        let mut key = PodRef {
+            namespace: String::new(),
+            name: String::new(),
+        };
+        for (index, entry) in self.entries.iter().enumerate() {
+            if !entry.first_copy {
+                continue;
+            }
+            let copies = self.entries[index + 1..]
+                .iter()
+                .take_while(|next| !next.first_copy);
+            let first = self.pod(*entry);
+            let (pod, usage) = match copies.clone().next() {
+                None => match own_report(*entry) {
+                    Reported::Here(usage) => (first, usage),
+                    Reported::NotHere => {
+                        key.set(first);
+                        (first, store.pod_usage(&key, now))
+                    }
+                },
+                Some(_) => {
+                    key.set(first);
+                    let serving = store.pod_node(&key, now);
+                    let pod = std::iter::once(entry)
+                        .chain(copies)
+                        .find(|copy| Some(self.source_name(**copy)) == serving)
+                        .map_or(first, |copy| self.pod(*copy));
+                    (pod, store.pod_usage(&key, now))
+                }
+            };
+            if let Some(pod_usage) = usage {
+                containers_without_rate += pod_usage.without_rate.len();
+                pod_metrics.push(PodMetricsItem {
+                    pod: Arc::clone(pod),
+                    timestamp: pod_usage.timestamp,
+                    window: pod_usage.window,
+                    containers: pod_usage
+                        .containers
+                        .into_iter()
+                        .map(|(name, nanocores, bytes)| ContainerUsage {
+                            name,
+                            nanocores,
+                            bytes,
+                        })
+                        .collect(),
+                });
+            }
+            pods.push(Arc::clone(pod));
+        }
+
+        Published {
+            built_at: now,
+            node_metrics,
+            pod_metrics,
+            nodes,
+            pods,
+            containers_without_rate,
+            responses: ResponseCache::default(),
+        }
     }
 }
 
 fn namespace_and_name(pod: &Pod) -> (&str, &str) {
     (&pod.metadata.namespace, &pod.metadata.name)
+}
+
+impl PodRef {
+    /// Makes this key `pod`'s, reusing its buffers.
+    fn set(&mut self, pod: &Pod) {
+        self.namespace.clear();
+        self.namespace.push_str(&pod.metadata.namespace);
+        self.name.clear();
+        self.name.push_str(&pod.metadata.name);
+    }
 }
 
 #[cfg(test)]
@@ -392,7 +542,7 @@ mod tests {
         Node {
             metadata: ObjectMeta {
                 name: name.into(),
-                labels: labels(pairs),
+                labels: labels(pairs).into(),
                 ..ObjectMeta::default()
             },
             ..Node::default()
@@ -404,7 +554,7 @@ mod tests {
             metadata: ObjectMeta {
                 name: name.into(),
                 namespace: namespace.into(),
-                labels: labels(pairs),
+                labels: labels(pairs).into(),
                 ..ObjectMeta::default()
             },
             ..Pod::default()
@@ -543,6 +693,99 @@ mod tests {
             pod,
             r#"{"metadata":{"name":"z","namespace":"web","labels":{"app":"web"}},"timestamp":"2023-11-14T22:13:35Z","window":"15s","containers":[{"name":"envoy","usage":{"cpu":"250m","memory":"5Mi"}},{"name":"nginx","usage":{"cpu":"250m","memory":"5Mi"}}]}"#
         );
+    }
+
+    #[test]
+    fn pods_are_paired_with_their_node_and_found_elsewhere_when_they_moved() {
+        let mut store = Store::new(Duration::from_secs(15));
+        scrape_twice(&mut store, "a", &[("ns", "p1", &["c"])]);
+        // p2 is listed by a's (stale) inventory but runs on b now.
+        scrape_twice(
+            &mut store,
+            "b",
+            &[("ns", "p2", &["c"]), ("ns", "p4", &["c"])],
+        );
+        let inventory = |node: &str, pods: &[&str]| NodeInventory {
+            node: Arc::new(node_object(node, &[])),
+            pods: pods
+                .iter()
+                .map(|name| Arc::new(pod_object("ns", name, &[("on", node)])))
+                .collect(),
+        };
+        let inventories = BTreeMap::from([
+            ("a".to_owned(), inventory("a", &["p1", "p2", "p3"])),
+            ("b".to_owned(), inventory("b", &["p4"])),
+        ]);
+        let published = build(&store, &inventories, &[], at(15));
+        let served: Vec<(&str, &str, u64)> = published
+            .pod_metrics
+            .iter()
+            .map(|m| {
+                (
+                    m.pod.metadata.name.as_str(),
+                    m.pod.metadata.labels["on"].as_str(),
+                    m.containers[0].nanocores,
+                )
+            })
+            .collect();
+        assert_eq!(
+            served,
+            [
+                ("p1", "a", 250_000_000),
+                ("p2", "a", 250_000_000),
+                ("p4", "b", 250_000_000)
+            ]
+        );
+        assert_eq!(published.pods.len(), 4, "p3 is listed without metrics");
+        assert_eq!(published.containers_without_rate, 0);
+    }
+
+    #[test]
+    fn the_listing_is_sorted_again_only_when_the_pods_change() {
+        let mut store = Store::new(Duration::from_secs(15));
+        scrape_twice(
+            &mut store,
+            "a",
+            &[("ns", "p1", &["c"]), ("ns", "p2", &["c"])],
+        );
+        let pods = vec![
+            Arc::new(pod_object("ns", "p1", &[])),
+            Arc::new(pod_object("ns", "p2", &[])),
+        ];
+        let mut inventories = BTreeMap::from([(
+            "a".to_owned(),
+            NodeInventory {
+                node: Arc::new(node_object("a", &[])),
+                pods: pods.clone(),
+            },
+        )]);
+        let mut listing = Listing::default();
+        assert!(listing.update(&inventories, &[]), "first listing");
+        assert!(!listing.update(&inventories, &[]), "the same objects");
+        let published = listing.publish(&store, &inventories, at(15));
+        assert_eq!(published, build(&store, &inventories, &[], at(15)));
+        assert_eq!(published.pod_metrics.len(), 2);
+
+        // Equal but new objects (a refresh): sorted again.
+        if let Some(inventory) = inventories.get_mut("a") {
+            inventory.pods = vec![
+                Arc::new(pod_object("ns", "p1", &[("new", "label")])),
+                Arc::clone(&pods[1]),
+            ];
+        }
+        assert!(listing.update(&inventories, &[]));
+        let published = listing.publish(&store, &inventories, at(15));
+        assert_eq!(published.pod_metrics[0].pod.metadata.labels["new"], "label");
+        // The API server's pods are listed too.
+        let cluster = [Arc::new(pod_object("ns", "p0", &[]))];
+        assert!(listing.update(&inventories, &cluster));
+        let published = listing.publish(&store, &inventories, at(15));
+        let names: Vec<&str> = published
+            .pods
+            .iter()
+            .map(|pod| pod.metadata.name.as_str())
+            .collect();
+        assert_eq!(names, ["p0", "p1", "p2"]);
     }
 
     #[tokio::test]

@@ -80,7 +80,7 @@ fn meta(namespace: &str, name: &str, label_pairs: &[(&str, &str)]) -> ObjectMeta
     ObjectMeta {
         name: name.to_owned(),
         namespace: namespace.to_owned(),
-        labels: labels(label_pairs),
+        labels: labels(label_pairs).into(),
         ..ObjectMeta::default()
     }
 }

@@ -226,7 +226,7 @@ fn node_object(node: &core::Node) -> Node {
                 .creation_timestamp
                 .as_ref()
                 .and_then(|time| api_time(&time.0)),
-            labels: node.metadata.labels.clone().unwrap_or_default(),
+            labels: node.metadata.labels.clone().unwrap_or_default().into(),
             ..ObjectMeta::default()
         },
         status: NodeStatus {
@@ -293,7 +293,7 @@ fn pod_object(pod: &PartialObjectMeta<core::Pod>) -> Pod {
                 .creation_timestamp
                 .as_ref()
                 .and_then(|time| api_time(&time.0)),
-            labels: pod.metadata.labels.clone().unwrap_or_default(),
+            labels: pod.metadata.labels.clone().unwrap_or_default().into(),
         },
         ..Pod::default()
     }

@@ -130,6 +130,18 @@ fn container_samples_without_their_labels_are_skipped() {
 }
 
 #[test]
+fn a_body_that_is_not_utf8_names_its_line_in_both_forms() {
+    let body = b"# HELP x\n# TYPE x gauge\nx{a=\"\xff\"} 1\n".to_vec();
+    let borrowed = decode_samples(&body, "n", received()).unwrap_err();
+    let owned = ScrapedSamples::decode(body, "n", received()).unwrap_err();
+    assert_eq!(borrowed.to_string(), owned.to_string());
+    assert!(
+        matches!(owned, DecodeError::NotUtf8 { line: 3, .. }),
+        "{owned:?}"
+    );
+}
+
+#[test]
 fn label_values_are_unescaped() {
     let batch = decode(
         "container_cpu_usage_seconds_total{container=\"c\\\"1\",namespace=\"n\\\\s\",pod=\"p\\nq\"} 1 1000\n\
@@ -382,6 +394,37 @@ proptest! {
     #[test]
     fn never_panics(body in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = decode_resource(&body, "n", received());
+    }
+
+    /// The owned form a scrape task hands over says what the borrowed
+    /// decode says, escaped names included, and fails alike.
+    #[test]
+    fn scraped_samples_match_the_borrowed_decode(
+        lines in proptest::collection::vec(
+            "(container_cpu_usage_seconds_total|container_memory_working_set_bytes|container_start_time_seconds)\\{container=\"[a-c\\\\\"n]{1,3}\",namespace=\"[a-b\\\\n]{1,3}\",pod=\"[a-c\\\\]{1,2}\"\\} [0-9]{1,4} [0-9]{4}",
+            0..12,
+        ),
+    ) {
+        let body = lines.join("\n");
+        let borrowed = decode_samples(body.as_bytes(), "n", received());
+        let owned = ScrapedSamples::decode(body.clone().into_bytes(), "n", received());
+        match (borrowed, owned) {
+            (Ok(borrowed), Ok(owned)) => {
+                prop_assert_eq!(&owned.samples(), &borrowed);
+                let pods: Vec<(String, String)> = borrowed
+                    .to_batch("n")
+                    .pods
+                    .keys()
+                    .map(|p| (p.namespace.clone(), p.name.clone()))
+                    .collect();
+                let listed: Vec<(String, String)> =
+                    owned.pods().map(|(a, b)| (a.to_owned(), b.to_owned())).collect();
+                prop_assert_eq!(owned.pod_count(), pods.len());
+                prop_assert_eq!(listed, pods);
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => prop_assert!(false, "{a:?} vs {b:?}"),
+        }
     }
 
     #[test]

@@ -117,10 +117,10 @@ fn top_node_label_selector_goes_to_both_lists_in_canonical_form() {
         ]
         .into()
     };
-    source.node_metrics[0].metadata.labels = labels("1");
-    source.node_metrics[1].metadata.labels = labels("0");
-    source.nodes[0].metadata.labels = labels("1");
-    source.nodes[1].metadata.labels = labels("0");
+    source.node_metrics[0].metadata.labels = labels("1").into();
+    source.node_metrics[1].metadata.labels = labels("0").into();
+    source.nodes[0].metadata.labels = labels("1").into();
+    source.nodes[1].metadata.labels = labels("0").into();
     let options = TopNodeOptions {
         selector: "b=2, a==1".to_owned(),
         ..TopNodeOptions::default()
