@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use workingset_expfmt::{Exposition, MetricType};
-use workingset_server::decode::decode_resource;
+use workingset_server::decode::{ScrapedSamples, decode_resource};
 
 const PODS: usize = 110;
 const CONTAINERS: usize = 3;
@@ -107,7 +107,14 @@ fn decode(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("decode_resource");
     group.throughput(Throughput::Bytes(body.len() as u64));
+    // What the server does with each scraped body: names borrowed from it.
     group.bench_function("110_pods_x_3_containers", |b| {
+        b.iter(|| {
+            ScrapedSamples::decode(black_box(body.as_bytes().to_vec()), "node-1", received)
+        })
+    });
+    // The owned form tests and other callers use: a map per pod.
+    group.bench_function("owned_batch", |b| {
         b.iter(|| decode_resource(black_box(body.as_bytes()), "node-1", received))
     });
     // The parser alone over the same body: what decoding adds on top.
