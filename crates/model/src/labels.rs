@@ -1,12 +1,13 @@
-//! An object's labels: a small map from key to value, sorted by key.
+//! Small maps keyed by strings, sorted by key: an object's labels, and a
+//! resource list (`cpu`, `memory`).
 //!
-//! Objects carry a handful of labels, and a server holds hundreds of
-//! thousands of objects: a `BTreeMap` allocates a node sized for eleven
-//! entries (over 500 bytes) even for one label, so labels are a sorted
-//! vector instead, with the map operations objects use. It writes and reads
-//! JSON as a map with keys in sorted order, as Go writes a
-//! `map[string]string`; a key given twice keeps its last value, as Go's
-//! decoder does.
+//! Objects carry a handful of labels and resources, and a server (or `top`
+//! reading a whole cluster) holds hundreds of thousands of objects: a
+//! `BTreeMap` allocates a node sized for eleven entries (over 500 bytes)
+//! even for one entry, so these maps are a sorted vector instead, with the
+//! map operations objects use. They write and read JSON as a map with keys
+//! in sorted order, as Go writes a `map[string]…`; a key given twice keeps
+//! its last value, as Go's decoder does.
 
 use std::fmt;
 
@@ -16,14 +17,25 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::selector::Lookup;
 
-/// Labels sorted by key, each key once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels {
-    entries: Vec<(String, String)>,
+/// Entries sorted by key, each key once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SortedMap<V> {
+    entries: Vec<(String, V)>,
 }
 
-impl Labels {
-    /// No labels.
+/// An object's labels.
+pub type Labels = SortedMap<String>;
+
+impl<V> Default for SortedMap<V> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> SortedMap<V> {
+    /// No entries.
     pub fn new() -> Self {
         Self::default()
     }
@@ -44,7 +56,7 @@ impl Labels {
     }
 
     /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<&String> {
+    pub fn get(&self, key: &str) -> Option<&V> {
         let index = self.position(key).ok()?;
         self.entries.get(index).map(|(_, value)| value)
     }
@@ -54,8 +66,14 @@ impl Labels {
         self.position(key).is_ok()
     }
 
+    /// The value of `key`, to change.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        let index = self.position(key).ok()?;
+        self.entries.get_mut(index).map(|(_, value)| value)
+    }
+
     /// Sets `key` to `value`; the previous value, if any.
-    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
         match self.position(&key) {
             Ok(index) => self
                 .entries
@@ -69,13 +87,13 @@ impl Labels {
     }
 
     /// Removes `key`; its value, if it was set.
-    pub fn remove(&mut self, key: &str) -> Option<String> {
+    pub fn remove(&mut self, key: &str) -> Option<V> {
         let index = self.position(key).ok()?;
         Some(self.entries.remove(index).1)
     }
 
     /// `(key, value)` in key order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &String)> + Clone {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &V)> + Clone {
         self.entries.iter().map(|(key, value)| (key, value))
     }
 
@@ -85,8 +103,20 @@ impl Labels {
     }
 
     /// Values in key order.
-    pub fn values(&self) -> impl ExactSizeIterator<Item = &String> + Clone {
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &V> + Clone {
         self.entries.iter().map(|(_, value)| value)
+    }
+
+    /// The value of `key`, inserted by `make` when missing.
+    pub fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
+        let index = match self.position(key) {
+            Ok(index) => index,
+            Err(index) => {
+                self.entries.insert(index, (key.to_owned(), make()));
+                index
+            }
+        };
+        &mut self.entries[index].1
     }
 }
 
@@ -96,24 +126,24 @@ impl Lookup for Labels {
     }
 }
 
-impl std::ops::Index<&str> for Labels {
-    type Output = String;
+impl<V> std::ops::Index<&str> for SortedMap<V> {
+    type Output = V;
 
     /// The value of `key`; panics when it is not set, as a map's index does.
-    fn index(&self, key: &str) -> &String {
+    fn index(&self, key: &str) -> &V {
         match self.get(key) {
             Some(value) => value,
-            None => panic!("no label {key:?}"),
+            None => panic!("no entry {key:?}"),
         }
     }
 }
 
-impl FromIterator<(String, String)> for Labels {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
-        let mut entries: Vec<(String, String)> = pairs.into_iter().collect();
+impl<V> FromIterator<(String, V)> for SortedMap<V> {
+    fn from_iter<I: IntoIterator<Item = (String, V)>>(pairs: I) -> Self {
+        let mut entries: Vec<(String, V)> = pairs.into_iter().collect();
         // Stable: of two equal keys the later one is kept below.
         entries.sort_by(|(a, _), (b, _)| a.cmp(b));
-        let mut labels = Labels {
+        let mut labels = SortedMap {
             entries: Vec::with_capacity(entries.len()),
         };
         for (key, value) in entries {
@@ -127,33 +157,33 @@ impl FromIterator<(String, String)> for Labels {
     }
 }
 
-impl<const N: usize> From<[(String, String); N]> for Labels {
-    fn from(pairs: [(String, String); N]) -> Self {
+impl<V, const N: usize> From<[(String, V); N]> for SortedMap<V> {
+    fn from(pairs: [(String, V); N]) -> Self {
         pairs.into_iter().collect()
     }
 }
 
-impl From<std::collections::BTreeMap<String, String>> for Labels {
-    fn from(map: std::collections::BTreeMap<String, String>) -> Self {
-        Labels {
+impl<V> From<std::collections::BTreeMap<String, V>> for SortedMap<V> {
+    fn from(map: std::collections::BTreeMap<String, V>) -> Self {
+        SortedMap {
             entries: map.into_iter().collect(),
         }
     }
 }
 
-impl Extend<(String, String)> for Labels {
-    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, pairs: I) {
+impl<V> Extend<(String, V)> for SortedMap<V> {
+    fn extend<I: IntoIterator<Item = (String, V)>>(&mut self, pairs: I) {
         for (key, value) in pairs {
             self.insert(key, value);
         }
     }
 }
 
-impl<'a> IntoIterator for &'a Labels {
-    type Item = (&'a String, &'a String);
+impl<'a, V> IntoIterator for &'a SortedMap<V> {
+    type Item = (&'a String, &'a V);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
+        std::slice::Iter<'a, (String, V)>,
+        fn(&'a (String, V)) -> (&'a String, &'a V),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -161,16 +191,16 @@ impl<'a> IntoIterator for &'a Labels {
     }
 }
 
-impl IntoIterator for Labels {
-    type Item = (String, String);
-    type IntoIter = std::vec::IntoIter<(String, String)>;
+impl<V> IntoIterator for SortedMap<V> {
+    type Item = (String, V);
+    type IntoIter = std::vec::IntoIter<(String, V)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }
 }
 
-impl Serialize for Labels {
+impl<V: Serialize> Serialize for SortedMap<V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.entries.len()))?;
         for (key, value) in &self.entries {
@@ -180,27 +210,27 @@ impl Serialize for Labels {
     }
 }
 
-impl<'de> Deserialize<'de> for Labels {
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for SortedMap<V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct LabelsVisitor;
+        struct MapVisitor<V>(std::marker::PhantomData<V>);
 
-        impl<'de> Visitor<'de> for LabelsVisitor {
-            type Value = Labels;
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MapVisitor<V> {
+            type Value = SortedMap<V>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of label keys to values")
+                f.write_str("a map")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Labels, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<SortedMap<V>, A::Error> {
                 let mut pairs = Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
-                while let Some((key, value)) = access.next_entry::<String, String>()? {
+                while let Some((key, value)) = access.next_entry::<String, V>()? {
                     pairs.push((key, value));
                 }
                 Ok(pairs.into_iter().collect())
             }
         }
 
-        deserializer.deserialize_map(LabelsVisitor)
+        deserializer.deserialize_map(MapVisitor(std::marker::PhantomData))
     }
 }
 

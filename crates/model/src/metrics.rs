@@ -7,21 +7,20 @@
 //! k8s-openapi is not used: it has no metrics.k8s.io types and orders
 //! `ObjectMeta` fields differently from Go.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use workingset_quantity::Quantity;
 
 use crate::duration::GoDuration;
-pub use crate::labels::Labels;
+pub use crate::labels::{Labels, SortedMap};
 
 /// `API group/version` of the Metrics API.
 pub const METRICS_API_VERSION: &str = "metrics.k8s.io/v1beta1";
 
-/// Resource name → quantity, as `corev1.ResourceList`. A `BTreeMap` because
-/// Go writes map keys sorted.
-pub type ResourceList = BTreeMap<String, Quantity>;
+/// Resource name → quantity, as `corev1.ResourceList`: sorted by name, as
+/// Go writes map keys.
+pub type ResourceList = crate::labels::SortedMap<Quantity>;
 
 /// The usage key for CPU.
 pub const CPU: &str = "cpu";
@@ -190,10 +189,10 @@ pub struct Node {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeStatus {
     /// Everything the node has.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "ResourceList::is_empty")]
     pub capacity: ResourceList,
     /// What pods may use; the denominator of `kubectl top node` percentages.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "ResourceList::is_empty")]
     pub allocatable: ResourceList,
 }
 

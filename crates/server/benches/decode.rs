@@ -109,9 +109,7 @@ fn decode(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(body.len() as u64));
     // What the server does with each scraped body: names borrowed from it.
     group.bench_function("110_pods_x_3_containers", |b| {
-        b.iter(|| {
-            ScrapedSamples::decode(black_box(body.as_bytes().to_vec()), "node-1", received)
-        })
+        b.iter(|| ScrapedSamples::decode(black_box(body.as_bytes().to_vec()), "node-1", received))
     });
     // The owned form tests and other callers use: a map per pod.
     group.bench_function("owned_batch", |b| {

@@ -364,7 +364,7 @@ fn capacity_from_cadvisor(body: &[u8]) -> Result<ResourceList, String> {
             MACHINE_MEMORY_BYTES => (MEMORY, Quantity::from_bytes(value as u64)),
             _ => continue,
         };
-        capacity.entry(key.to_owned()).or_insert(quantity);
+        capacity.get_or_insert_with(key, || quantity);
         if capacity.len() == 2 {
             break;
         }

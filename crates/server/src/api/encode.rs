@@ -182,6 +182,98 @@ impl Serialize for ServedPodMetrics<'_> {
     }
 }
 
+/// A `PodMetricsList` of `items` as served at `now`, written byte by byte:
+/// the same bytes as [`ListBody`] of [`ServedPodMetrics`] (a test holds
+/// them equal), about three times faster, because names are copied as they
+/// are unless they need escaping and figures are formatted straight into
+/// the body. Whole lists of 300,000 pods are written this way.
+pub(crate) fn pod_metrics_list_json<'a>(
+    items: impl ExactSizeIterator<Item = &'a PodMetricsItem>,
+    now: &ResponseTime,
+) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut out = Vec::with_capacity(96 + items.len() * 330);
+    out.extend_from_slice(
+        br#"{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":["#,
+    );
+    for (index, item) in items.enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        let meta = &item.pod.metadata;
+        out.extend_from_slice(b"{\"metadata\":{");
+        let mut first = true;
+        for (key, value) in [("name", &meta.name), ("namespace", &meta.namespace)] {
+            if !value.is_empty() {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                json_str(&mut out, key);
+                out.push(b':');
+                json_str(&mut out, value);
+            }
+        }
+        if !first {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"creationTimestamp\":");
+        json_str(&mut out, now.text());
+        if !meta.labels.is_empty() {
+            out.extend_from_slice(b",\"labels\":{");
+            for (index, (key, value)) in meta.labels.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                json_str(&mut out, key);
+                out.push(b':');
+                json_str(&mut out, value);
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"},\"timestamp\":");
+        let stamp = SampleTime(Time(item.timestamp));
+        if serde_json::to_writer(&mut out, &stamp).is_err() {
+            out.extend_from_slice(b"null");
+        }
+        // Durations and quantities are made of digits, letters, `.` and
+        // `-`: nothing to escape.
+        let _ = write!(
+            out,
+            ",\"window\":\"{}\",\"containers\":[",
+            GoDuration(item.window)
+        );
+        for (index, container) in item.containers.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"name\":");
+            json_str(&mut out, &container.name);
+            let _ = write!(
+                out,
+                ",\"usage\":{{\"cpu\":\"{}\",\"memory\":\"{}\"}}}}",
+                Quantity::from_nanocores(container.nanocores),
+                Quantity::from_bytes(container.bytes)
+            );
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// A JSON string as serde_json writes it: copied as is when nothing needs
+/// escaping (names and labels almost never do), else through serde_json.
+fn json_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, text).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
 /// `usage`: the `ResourceList` metrics-server builds, keys in Go's map
 /// order (`cpu` before `memory`).
 #[derive(Debug, Clone, Copy)]
@@ -442,6 +534,61 @@ mod tests {
                 &node(&[(label.as_str(), value.as_str())], nanocores, bytes),
                 &pod(&containers),
             );
+        }
+    }
+
+    proptest! {
+        /// The direct writer says byte for byte what the serde path says.
+        #[test]
+        fn the_direct_list_writer_matches_serde(
+            pods in proptest::collection::vec(
+                (
+                    "[a-z0-9\\-\"\\\\é\u{1}]{0,6}",
+                    "[a-z\"]{0,4}",
+                    proptest::collection::vec(("[a-z\\\\\n]{1,4}", any::<u64>(), any::<u64>()), 0..3),
+                    proptest::collection::vec(("[a-z./\"]{1,5}", "[a-z0-9\\-\"\\\\]{0,4}"), 0..3),
+                    0i64..4_000_000_000_000,
+                    0u64..100_000_000_000,
+                ),
+                0..4,
+            ),
+        ) {
+            let items: Vec<PodMetricsItem> = pods
+                .iter()
+                .map(|(name, namespace, containers, labels, at_ms, window_ns)| {
+                    let mut item = pod(&[]);
+                    let pod = Arc::make_mut(&mut item.pod);
+                    pod.metadata.name = name.clone();
+                    pod.metadata.namespace = namespace.clone();
+                    pod.metadata.labels = labels.iter().cloned().collect();
+                    item.timestamp = jiff::Timestamp::from_millisecond(*at_ms).unwrap();
+                    item.window = Duration::from_nanos(*window_ns);
+                    item.containers = containers
+                        .iter()
+                        .map(|(name, nanocores, bytes)| ContainerUsage {
+                            name: Arc::from(name.as_str()),
+                            nanocores: *nanocores,
+                            bytes: *bytes,
+                        })
+                        .collect();
+                    item
+                })
+                .collect();
+            let now = ResponseTime::new(at("2025-01-02T03:05:00Z"));
+            let serde = to_json(
+                &ListBody {
+                    kind: "PodMetricsList",
+                    api_version: METRICS_API_VERSION,
+                    items: items.iter().map(|object| ServedPodMetrics {
+                        object,
+                        now: &now,
+                        typed: false,
+                    }),
+                },
+                0,
+            );
+            let direct = pod_metrics_list_json(items.iter(), &now);
+            prop_assert_eq!(String::from_utf8(direct).unwrap(), String::from_utf8(serde).unwrap());
         }
     }
 

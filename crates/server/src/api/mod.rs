@@ -512,18 +512,7 @@ async fn pod_metrics_list_in(
     let published = state.published.load_full();
     if matches!(output, Output::Json) && namespace.is_none() && params.whole_list() {
         return whole_list(published, "pods", |published, now| {
-            to_json(
-                &ListBody {
-                    kind: "PodMetricsList",
-                    api_version: METRICS_API_VERSION,
-                    items: published.pod_metrics.iter().map(|object| ServedPodMetrics {
-                        object,
-                        now,
-                        typed: false,
-                    }),
-                },
-                published.pod_metrics.len() * POD_BYTES,
-            )
+            encode::pod_metrics_list_json(published.pod_metrics.iter(), now)
         })
         .await;
     }
@@ -544,17 +533,9 @@ async fn pod_metrics_list_in(
         }
         let now = &ResponseTime::now();
         match output {
-            Output::Json => ok_json(
-                &ListBody {
-                    kind: "PodMetricsList",
-                    api_version: METRICS_API_VERSION,
-                    items: pods.iter().map(|&object| ServedPodMetrics {
-                        object,
-                        now,
-                        typed: false,
-                    }),
-                },
-                pods.len() * POD_BYTES,
+            Output::Json => json(
+                StatusCode::OK,
+                encode::pod_metrics_list_json(pods.iter().copied(), now),
             ),
             Output::Table(version) => match params.include() {
                 Ok(include) => ok_json(
