@@ -8,10 +8,10 @@
 //! plain value that tests can build by hand.
 
 pub mod duration;
-pub mod labels;
 pub mod metrics;
 pub mod rate;
 pub mod select;
 pub mod selector;
+pub mod sorted_map;
 pub mod status;
 pub mod summary;

@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 use workingset_quantity::Quantity;
 
 use crate::duration::GoDuration;
-pub use crate::labels::{Labels, SortedMap};
+pub use crate::sorted_map::{Labels, SortedMap};
 
 /// `API group/version` of the Metrics API.
 pub const METRICS_API_VERSION: &str = "metrics.k8s.io/v1beta1";
 
 /// Resource name → quantity, as `corev1.ResourceList`: sorted by name, as
 /// Go writes map keys.
-pub type ResourceList = crate::labels::SortedMap<Quantity>;
+pub type ResourceList = crate::sorted_map::SortedMap<Quantity>;
 
 /// The usage key for CPU.
 pub const CPU: &str = "cpu";

@@ -159,29 +159,24 @@ impl ScrapedSamples {
     /// Decodes one node's `/metrics/resource` body received at
     /// `received_at`.
     pub fn decode(body: Vec<u8>, node: &str, received_at: Timestamp) -> Result<Self, DecodeError> {
-        let text = String::from_utf8(body).map_err(|error| {
-            let bytes = error.as_bytes();
-            let valid = error.utf8_error().valid_up_to();
-            DecodeError::NotUtf8 {
-                node: node.to_owned(),
-                line: 1 + bytes[..valid].iter().filter(|&&b| b == b'\n').count(),
-            }
-        })?;
-        let samples = decode_samples(text.as_bytes(), node, received_at)?;
+        let text = String::from_utf8(body)
+            .map_err(|error| not_utf8(node, error.as_bytes(), error.utf8_error().valid_up_to()))?;
+        let samples = decode_text(&text, node, received_at)?;
         let base = text.as_ptr() as usize;
         let mut escaped = String::new();
         let mut span = |name: &Cow<'_, str>| -> Span {
+            // A borrowed name lies within the body (address arithmetic
+            // only, checked): it is kept as a range of the body.
             let offset = (name.as_ptr() as usize).wrapping_sub(base);
+            let within = offset
+                .checked_add(name.len())
+                .is_some_and(|end| end <= text.len());
             match name {
-                Cow::Borrowed(borrowed)
-                    if offset <= text.len() - borrowed.len().min(text.len()) =>
-                {
-                    Span {
-                        escaped: false,
-                        start: u32::try_from(offset).unwrap_or(u32::MAX),
-                        end: u32::try_from(offset + borrowed.len()).unwrap_or(u32::MAX),
-                    }
-                }
+                Cow::Borrowed(borrowed) if within => Span {
+                    escaped: false,
+                    start: u32::try_from(offset).unwrap_or(u32::MAX),
+                    end: u32::try_from(offset + borrowed.len()).unwrap_or(u32::MAX),
+                },
                 _ => {
                     let start = escaped.len();
                     escaped.push_str(name);
@@ -351,14 +346,30 @@ pub fn decode_samples<'a>(
     node: &str,
     received_at: Timestamp,
 ) -> Result<NodeSamples<'a>, DecodeError> {
-    let text = std::str::from_utf8(body).map_err(|error| DecodeError::NotUtf8 {
+    let text =
+        std::str::from_utf8(body).map_err(|error| not_utf8(node, body, error.valid_up_to()))?;
+    decode_text(text, node, received_at)
+}
+
+/// The error of a body whose first `valid_up_to` bytes are UTF-8.
+fn not_utf8(node: &str, body: &[u8], valid_up_to: usize) -> DecodeError {
+    DecodeError::NotUtf8 {
         node: node.to_owned(),
-        line: 1 + body[..error.valid_up_to()]
+        line: 1 + body
+            .get(..valid_up_to)
+            .unwrap_or_default()
             .iter()
             .filter(|&&b| b == b'\n')
             .count(),
-    })?;
+    }
+}
 
+/// [`decode_samples`] of a body already known to be text.
+fn decode_text<'a>(
+    text: &'a str,
+    node: &str,
+    received_at: Timestamp,
+) -> Result<NodeSamples<'a>, DecodeError> {
     let mut node_cpu: Option<Reading<u64>> = None;
     let mut node_memory: Option<Reading<u64>> = None;
     let mut containers = Containers::default();

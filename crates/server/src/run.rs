@@ -6,9 +6,9 @@
 //!                              GET /metrics/resource ─▶ decode ─┐ (one deadline,
 //!                              then, if stale, inventory::refresh ┤  a late task is
 //!                                                               ▼  aborted)
-//!                     store.record / record_failure, as each node ends
+//!                     store.record_samples / record_failure, as each node ends
 //!                                                               ▼
-//!                                                          view::build
+//!                                                          view::Listing::publish
 //!                                                               │
 //!  ArcSwap<Published> ◀──────────────────── store ──────────────┘
 //!        ▲
@@ -732,15 +732,20 @@ impl TickLoop {
         let seconds = resource_duration.as_secs_f64();
         match resource {
             Ok((scraped, received_at)) => {
-                let pods = scraped.pod_count();
                 self.store
                     .record_samples(node, &scraped.samples(), received_at);
                 self.telemetry
                     .record_scrape(node, SUCCESS, resource_duration);
+                // The pod count is only worked out when the line is logged.
                 if std::mem::take(&mut state.scrape_failing) {
-                    tracing::info!(node, seconds, pods, "Node scrape recovered");
+                    tracing::info!(
+                        node,
+                        seconds,
+                        pods = scraped.pod_count(),
+                        "Node scrape recovered"
+                    );
                 } else {
-                    tracing::debug!(node, seconds, pods, "Node scraped");
+                    tracing::debug!(node, seconds, pods = scraped.pod_count(), "Node scraped");
                 }
             }
             Err(failure) => {

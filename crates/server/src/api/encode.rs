@@ -182,6 +182,9 @@ impl Serialize for ServedPodMetrics<'_> {
     }
 }
 
+/// Rough bytes per served pod, so bodies are allocated once.
+pub(crate) const POD_BYTES: usize = 360;
+
 /// A `PodMetricsList` of `items` as served at `now`, written byte by byte:
 /// the same bytes as [`ListBody`] of [`ServedPodMetrics`] (a test holds
 /// them equal), about three times faster, because names are copied as they
@@ -192,7 +195,7 @@ pub(crate) fn pod_metrics_list_json<'a>(
     now: &ResponseTime,
 ) -> Vec<u8> {
     use std::io::Write as _;
-    let mut out = Vec::with_capacity(96 + items.len() * 330);
+    let mut out = Vec::with_capacity(96 + items.len() * POD_BYTES);
     out.extend_from_slice(
         br#"{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":["#,
     );

@@ -44,7 +44,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use workingset_model::metrics::{METRICS_API_VERSION, Node, Pod, Time};
 
-use self::encode::{ListBody, ResponseTime, ServedNodeMetrics, ServedPodMetrics, Typed, to_json};
+use self::encode::{
+    ListBody, POD_BYTES, ResponseTime, ServedNodeMetrics, ServedPodMetrics, Typed, to_json,
+};
 use self::health::Probe;
 use self::select::ListOptions;
 use self::table::{Include, Output};
@@ -254,6 +256,12 @@ impl Params {
         }
     }
 
+    /// Whether the request asks for every object of the list, at once.
+    fn whole_list(&self) -> bool {
+        let options = self.list_options();
+        options.label_selector.is_empty() && options.field_selector.is_empty() && !self.watch()
+    }
+
     /// `watch` as the API machinery reads a boolean parameter: present and
     /// not `0` or `false` (any case) is true.
     fn watch(&self) -> bool {
@@ -324,14 +332,6 @@ where
     }
 }
 
-impl Params {
-    /// Whether the request asks for every object of the list, at once.
-    fn whole_list(&self) -> bool {
-        let options = self.list_options();
-        options.label_selector.is_empty() && options.field_selector.is_empty() && !self.watch()
-    }
-}
-
 /// Runs `render` on the snapshot, on the blocking pool when it lists many
 /// objects.
 async fn render<F>(published: Arc<Published>, many: bool, render: F) -> Response
@@ -374,7 +374,6 @@ fn now() -> Time {
 
 /// Rough bytes per object, so bodies are allocated once.
 const NODE_BYTES: usize = 320;
-const POD_BYTES: usize = 360;
 
 async fn node_metrics_list(
     State(state): State<ApiState>,
