@@ -13,8 +13,12 @@
 //! - A 2xx answer decodes as JSON or Kubernetes protobuf; a `Status` in it
 //!   that is not `Success` is an error too.
 
+use std::fmt;
+
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{
+    DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use workingset_model::metrics::{Node, NodeMetrics, Pod, PodMetrics};
 use workingset_top::{SourceError, Status, StatusCause, StatusDetails};
 
@@ -224,12 +228,35 @@ pub fn raw(answer: &Answer) -> Result<&[u8], SourceError> {
 /// Decodes a typed answer: one object (`list == false`) or a list's items.
 /// `default_content_type` stands in for a missing `Content-Type`, as the
 /// client's configured content type does in client-go.
+#[cfg(test)]
 pub fn objects<T: FromWire>(
     answer: &Answer,
     resource: Resource<'_>,
     list: bool,
     default_content_type: &str,
 ) -> Result<Vec<T>, SourceError> {
+    let mut objects = Vec::new();
+    each_object(
+        answer,
+        resource,
+        list,
+        default_content_type,
+        &mut |object| objects.push(object),
+    )?;
+    Ok(objects)
+}
+
+/// Decodes a typed answer like `objects` (in the tests), handing each object to `each` as it is decoded, so that
+/// the decoded list is never held whole. On an error the objects handed
+/// out so far are to be dropped: kubectl reports the error and nothing
+/// else.
+pub fn each_object<T: FromWire>(
+    answer: &Answer,
+    resource: Resource<'_>,
+    list: bool,
+    default_content_type: &str,
+    each: &mut dyn FnMut(T),
+) -> Result<(), SourceError> {
     let content_type = answer
         .content_type
         .clone()
@@ -271,13 +298,23 @@ pub fn objects<T: FromWire>(
                     "couldn't get version/kind; json parse error: {error}"
                 )));
             }
+            if let Some(kind) = gojson::non_object_kind(&answer.body) {
+                // The first decode, into apiVersion and kind only, refuses it.
+                return Err(SourceError::Other(format!(
+                    r#"couldn't get version/kind; json parse error: json: cannot unmarshal {kind} into Go value of type struct {{ APIVersion string "json:\"apiVersion,omitempty\""; Kind string "json:\"kind,omitempty\"" }}"#
+                )));
+            }
             if let Some((state, status)) = json_status(&answer.body) {
                 if state != "Success" {
                     return Err(status.into());
                 }
-                return Ok(Vec::new());
+                return Ok(());
             }
-            T::from_json(&answer.body, list).map_err(|e| SourceError::Other(go_decode_error(&e)))
+            T::from_json(&answer.body, list, each).map_err(|error| {
+                let text =
+                    type_error::<T>(&answer.body, list).unwrap_or_else(|| go_decode_error(&error));
+                SourceError::Other(text)
+            })
         }
         Decoder::Protobuf => {
             let envelope =
@@ -289,9 +326,9 @@ pub fn objects<T: FromWire>(
                 if state != "Success" {
                     return Err(status.into());
                 }
-                return Ok(Vec::new());
+                return Ok(());
             }
-            T::from_protobuf(&envelope, list).map_err(|e| SourceError::Other(e.to_string()))
+            T::from_protobuf(&envelope, list, each).map_err(|e| SourceError::Other(e.to_string()))
         }
     }
 }
@@ -304,6 +341,108 @@ fn go_decode_error(error: &serde_json::Error) -> String {
     let position = format!(" at line {} column {}", error.line(), error.column());
     text.strip_suffix(&position)
         .map_or_else(|| text.clone(), str::to_owned)
+}
+
+/// Go's `UnmarshalTypeError` for a body that failed to decode because a
+/// value has the wrong JSON type: `json: cannot unmarshal string into Go
+/// struct field PodMetrics.items.containers of type
+/// []v1beta1.ContainerMetrics` (the struct holding the field, the field's
+/// path from the top without indices or map keys, and its Go type).
+///
+/// Worked out only after a decode failed, by decoding again while tracking
+/// the path; `None` when the failure is not a type error of a field the
+/// object's [`FromWire::go_field`] knows, and serde's wording stands.
+fn type_error<T: FromWire>(body: &[u8], list: bool) -> Option<String> {
+    let mut track = serde_path_to_error::Track::new();
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let tracked = serde_path_to_error::Deserializer::new(&mut json, &mut track);
+    let mut ignore = |_: T| {};
+    let error = if list {
+        tracked
+            .deserialize_map(ListItems { each: &mut ignore })
+            .err()?
+    } else {
+        T::deserialize(tracked).err()?
+    };
+    let path = track.path();
+    let found = go_json_kind(&error.to_string())?;
+    // The path's keys; whether the value that failed is an array element.
+    let mut keys: Vec<&str> = Vec::new();
+    let mut element = false;
+    for segment in path.iter() {
+        match segment {
+            serde_path_to_error::Segment::Map { key } => {
+                keys.push(key);
+                element = false;
+            }
+            serde_path_to_error::Segment::Seq { .. } => element = true,
+            _ => return None,
+        }
+    }
+    if list && keys.first() != Some(&"items") {
+        return None;
+    }
+    let skip = usize::from(list);
+    let field = |keys: &[&str]| keys[skip.min(keys.len())..].join(".");
+    let (holder, go_type, keys) = if keys.len() == skip {
+        // The list's `items` itself, or one of its elements.
+        let go_type = if element { T::GO_TYPE } else { T::GO_SLICE };
+        (T::GO_LIST, go_type, &keys[..])
+    } else if let Some((holder, go_type)) = T::go_field(&field(&keys), element) {
+        (holder, go_type, &keys[..])
+    } else {
+        // A map's value is reported at the map's field, without its key.
+        let parent = &keys[..keys.len() - 1];
+        if element || parent.len() <= skip {
+            return None;
+        }
+        let (holder, go_type) = T::go_field(&field(parent), true)?;
+        (holder, go_type, parent)
+    };
+    Some(format!(
+        "json: cannot unmarshal {found} into Go struct field {holder}.{} of type {go_type}",
+        keys.join(".")
+    ))
+}
+
+/// Go's name for the kind of JSON value serde reports as unexpected
+/// (`invalid type: string "x", expected …`). Go decodes `null` into
+/// anything, so it has no name here.
+fn go_json_kind(serde_message: &str) -> Option<&'static str> {
+    let unexpected = serde_message.strip_prefix("invalid type: ")?;
+    let word = unexpected.split([' ', ',']).next()?;
+    match word {
+        "integer" | "floating" => Some("number"),
+        "string" => Some("string"),
+        "sequence" => Some("array"),
+        "map" => Some("object"),
+        "boolean" => Some("bool"),
+        _ => None,
+    }
+}
+
+/// The Go structs around an `ObjectMeta` field: `(holder, Go type)`.
+fn object_meta_field(path: &str, element: bool) -> Option<(&'static str, &'static str)> {
+    Some(match path {
+        "metadata" => ("", "v1.ObjectMeta"),
+        // A `metav1.Time` decodes its JSON as a string first; Go reports
+        // the field with that type.
+        "metadata.name" | "metadata.namespace" | "metadata.uid" | "metadata.creationTimestamp" => {
+            ("ObjectMeta", "string")
+        }
+        "metadata.labels" if element => ("ObjectMeta", "string"),
+        "metadata.labels" => ("ObjectMeta", "map[string]string"),
+        _ => return None,
+    })
+}
+
+/// A `v1.ResourceList` field held by `holder`. Its values are Quantities,
+/// whose own decoder words every refusal (so an element has no entry).
+fn resource_list_field(
+    holder: &'static str,
+    element: bool,
+) -> Option<(&'static str, &'static str)> {
+    (!element).then_some((holder, "v1.ResourceList"))
 }
 
 /// A `Status` in JSON (its `status` field and the status), when the body
@@ -362,50 +501,202 @@ fn json_status(body: &[u8]) -> Option<(String, Status)> {
     ))
 }
 
-/// A list as Go decodes it: missing `items` is an empty list.
-#[derive(Deserialize)]
-struct ListJson<T> {
-    #[serde(default = "Vec::new")]
-    items: Vec<T>,
+/// A list's items as Go decodes them, handed out one at a time: a missing
+/// `items` is an empty list and other fields are skipped unread.
+struct ListItems<'a, T> {
+    each: &'a mut dyn FnMut(T),
 }
 
-fn from_json<T: DeserializeOwned>(body: &[u8], list: bool) -> Result<Vec<T>, serde_json::Error> {
+/// The one field of a list that is read.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum ListField {
+    Items,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListItems<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen_items = false;
+        while let Some(field) = map.next_key::<ListField>()? {
+            match field {
+                ListField::Items if seen_items => {
+                    return Err(serde::de::Error::duplicate_field("items"));
+                }
+                ListField::Items => {
+                    seen_items = true;
+                    map.next_value_seed(Items { each: self.each })?;
+                }
+                ListField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `items` array: each element decoded and handed out before the next.
+struct Items<'a, T> {
+    each: &'a mut dyn FnMut(T),
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Items<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        // `"items": null` is an empty list to Go.
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<T>()? {
+            (self.each)(item);
+        }
+        Ok(())
+    }
+}
+
+fn from_json<T: DeserializeOwned>(
+    body: &[u8],
+    list: bool,
+    each: &mut dyn FnMut(T),
+) -> Result<(), serde_json::Error> {
     if list {
-        Ok(serde_json::from_slice::<ListJson<T>>(body)?.items)
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        deserializer.deserialize_map(ListItems { each })?;
+        deserializer.end()
     } else {
-        Ok(vec![serde_json::from_slice::<T>(body)?])
+        each(serde_json::from_slice::<T>(body)?);
+        Ok(())
     }
 }
 
 /// An object kubectl reads, in both wire formats.
-pub trait FromWire: Sized {
-    /// From JSON: one object, or a list's items.
-    fn from_json(body: &[u8], list: bool) -> Result<Vec<Self>, serde_json::Error>;
-    /// From a protobuf envelope.
-    fn from_protobuf(envelope: &Envelope, list: bool)
-    -> Result<Vec<Self>, protobuf::ProtobufError>;
+pub trait FromWire: Sized + DeserializeOwned {
+    /// Go's name of the list type (`PodMetricsList`).
+    const GO_LIST: &'static str;
+    /// Go's name of the type (`v1beta1.PodMetrics`).
+    const GO_TYPE: &'static str;
+    /// Go's name of a slice of it (`[]v1beta1.PodMetrics`).
+    const GO_SLICE: &'static str;
+    /// For a field path (`containers.name`, no indices): the Go struct that
+    /// holds the field and the field's Go type, or with `element` the type
+    /// of its elements or values. `None` for a field not decoded by kubectl
+    /// in a way worth wording (see [`type_error`]).
+    fn go_field(path: &str, element: bool) -> Option<(&'static str, &'static str)>;
+    /// From JSON: one object, or a list's items, each handed to `each`.
+    fn from_json(
+        body: &[u8],
+        list: bool,
+        each: &mut dyn FnMut(Self),
+    ) -> Result<(), serde_json::Error>;
+    /// From a protobuf envelope, each object handed to `each`.
+    fn from_protobuf(
+        envelope: &Envelope,
+        list: bool,
+        each: &mut dyn FnMut(Self),
+    ) -> Result<(), protobuf::ProtobufError>;
 }
 
 macro_rules! from_wire {
-    ($type:ty, $method:ident) => {
+    ($type:ty, $method:ident, $list:literal, $go:literal, $fields:expr) => {
         impl FromWire for $type {
-            fn from_json(body: &[u8], list: bool) -> Result<Vec<Self>, serde_json::Error> {
-                from_json(body, list)
+            const GO_LIST: &'static str = $list;
+            const GO_TYPE: &'static str = $go;
+            const GO_SLICE: &'static str = concat!("[]", $go);
+            fn go_field(path: &str, element: bool) -> Option<(&'static str, &'static str)> {
+                let holder = $go.rsplit('.').next().unwrap_or($go);
+                let (within, go_type) =
+                    object_meta_field(path, element).or_else(|| ($fields)(path, element))?;
+                Some((if within.is_empty() { holder } else { within }, go_type))
+            }
+            fn from_json(
+                body: &[u8],
+                list: bool,
+                each: &mut dyn FnMut(Self),
+            ) -> Result<(), serde_json::Error> {
+                from_json(body, list, each)
             }
             fn from_protobuf(
                 envelope: &Envelope,
                 list: bool,
-            ) -> Result<Vec<Self>, protobuf::ProtobufError> {
-                envelope.$method(list)
+                each: &mut dyn FnMut(Self),
+            ) -> Result<(), protobuf::ProtobufError> {
+                envelope.$method(list)?.into_iter().for_each(each);
+                Ok(())
             }
         }
     };
 }
 
-from_wire!(NodeMetrics, node_metrics);
-from_wire!(PodMetrics, pod_metrics);
-from_wire!(Node, nodes);
-from_wire!(Pod, pods);
+from_wire!(
+    NodeMetrics,
+    node_metrics,
+    "NodeMetricsList",
+    "v1beta1.NodeMetrics",
+    |path: &str, element: bool| match path {
+        "usage" => resource_list_field("", element),
+        // `metav1.Time` and `metav1.Duration` decode a string first.
+        "timestamp" | "window" => Some(("", "string")),
+        _ => None,
+    }
+);
+from_wire!(
+    PodMetrics,
+    pod_metrics,
+    "PodMetricsList",
+    "v1beta1.PodMetrics",
+    |path: &str, element: bool| match path {
+        "timestamp" | "window" => Some(("", "string")),
+        "containers" if element => Some(("", "v1beta1.ContainerMetrics")),
+        "containers" => Some(("", "[]v1beta1.ContainerMetrics")),
+        "containers.name" => Some(("ContainerMetrics", "string")),
+        "containers.usage" => resource_list_field("ContainerMetrics", element),
+        _ => None,
+    }
+);
+from_wire!(
+    Node,
+    nodes,
+    "NodeList",
+    "v1.Node",
+    |path: &str, element: bool| match path {
+        "status" => Some(("", "v1.NodeStatus")),
+        "status.capacity" | "status.allocatable" => resource_list_field("NodeStatus", element),
+        _ => None,
+    }
+);
+from_wire!(
+    Pod,
+    pods,
+    "PodList",
+    "v1.Pod",
+    |_path: &str, _element: bool| None
+);
 
 #[cfg(test)]
 mod tests {

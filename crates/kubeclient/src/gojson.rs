@@ -17,6 +17,23 @@ pub fn syntax_error(data: &[u8]) -> Option<String> {
     }
 }
 
+/// Go's name for the kind of a document's value when it is not an object
+/// (`array`, `string`, `number`, `bool`): what a decode into a struct
+/// refuses. `None` for an object, `null` (which Go decodes as nothing) and
+/// an empty document. Only meaningful for a document without syntax errors.
+pub fn non_object_kind(data: &[u8]) -> Option<&'static str> {
+    let first = data
+        .iter()
+        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))?;
+    match first {
+        b'[' => Some("array"),
+        b'"' => Some("string"),
+        b't' | b'f' => Some("bool"),
+        b'-' | b'0'..=b'9' => Some("number"),
+        _ => None,
+    }
+}
+
 /// A syntax error as Go's scanner reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum SyntaxError {

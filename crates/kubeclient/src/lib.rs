@@ -193,6 +193,33 @@ impl RemoteSource {
         query: Query<'_>,
         metrics: bool,
     ) -> Result<Vec<T>, SourceError> {
+        let mut objects = Vec::new();
+        let target = Typed {
+            collection,
+            namespace,
+            group,
+            resource,
+            metrics,
+        };
+        self.typed_each(target, query, &mut |object| objects.push(object))?;
+        Ok(objects)
+    }
+
+    /// [`typed`](Self::typed), handing each object to `each` as it is
+    /// decoded.
+    fn typed_each<T: FromWire>(
+        &mut self,
+        target: Typed<'_>,
+        query: Query<'_>,
+        each: &mut dyn FnMut(T),
+    ) -> Result<(), SourceError> {
+        let Typed {
+            collection,
+            namespace,
+            group,
+            resource,
+            metrics,
+        } = target;
         let (accept, content_type) = if metrics {
             (self.metrics_accept(), self.metrics_content_type())
         } else {
@@ -226,8 +253,42 @@ impl RemoteSource {
             resource,
             name,
         };
-        decode::objects(&answer, resource, list, content_type)
+        decode::each_object(&answer, resource, list, content_type, each)
     }
+
+    /// Where `top pod` asks for pod metrics: all namespaces or one.
+    fn pod_metrics_collection(
+        &self,
+        namespace: Option<&str>,
+        query: Query<'_>,
+    ) -> Result<String, SourceError> {
+        // `top pod NAME -A`: client-go up to 1.30 refuses a named GET in no
+        // namespace before sending it; later releases send it.
+        if namespace.is_none()
+            && matches!(query, Query::Get(_))
+            && self.kubectl <= KubectlVersion::V1_30
+        {
+            return Err(SourceError::Other(
+                "an empty namespace may not be set when a resource name is provided".to_owned(),
+            ));
+        }
+        Ok(match namespace {
+            Some(_) => format!("{METRICS_PREFIX}/namespaces/{{namespace}}/pods"),
+            None => format!("{METRICS_PREFIX}/pods"),
+        })
+    }
+}
+
+/// What a typed request asks for, apart from its query.
+#[derive(Debug, Clone, Copy)]
+struct Typed<'a> {
+    /// The collection's path, `{namespace}` standing for the namespace.
+    collection: &'a str,
+    namespace: Option<&'a str>,
+    group: &'a str,
+    resource: &'a str,
+    /// A Metrics API request (its own `Accept` and content type).
+    metrics: bool,
 }
 
 impl MetricsSource for RemoteSource {
@@ -259,21 +320,25 @@ impl MetricsSource for RemoteSource {
         namespace: Option<&str>,
         query: Query<'_>,
     ) -> Result<Vec<PodMetrics>, SourceError> {
-        let collection = match namespace {
-            Some(_) => format!("{METRICS_PREFIX}/namespaces/{{namespace}}/pods"),
-            None => format!("{METRICS_PREFIX}/pods"),
-        };
-        // `top pod NAME -A`: client-go up to 1.30 refuses a named GET in no
-        // namespace before sending it; later releases send it.
-        if namespace.is_none()
-            && matches!(query, Query::Get(_))
-            && self.kubectl <= KubectlVersion::V1_30
-        {
-            return Err(SourceError::Other(
-                "an empty namespace may not be set when a resource name is provided".to_owned(),
-            ));
-        }
+        let collection = self.pod_metrics_collection(namespace, query)?;
         self.typed(&collection, namespace, METRICS_GROUP, "pods", query, true)
+    }
+
+    fn each_pod_metrics(
+        &mut self,
+        namespace: Option<&str>,
+        query: Query<'_>,
+        each: &mut dyn FnMut(PodMetrics),
+    ) -> Result<(), SourceError> {
+        let collection = self.pod_metrics_collection(namespace, query)?;
+        let target = Typed {
+            collection: &collection,
+            namespace,
+            group: METRICS_GROUP,
+            resource: "pods",
+            metrics: true,
+        };
+        self.typed_each(target, query, each)
     }
 
     fn pods(&mut self, namespace: &str, query: Query<'_>) -> Result<Vec<Pod>, SourceError> {

@@ -350,16 +350,21 @@ impl ApiClient {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<i64>().ok());
-        let body = match with_deadline(deadline, response.into_body().collect()).await {
-            None => return Err(Failure::TimeoutReadingBody),
-            Some(Err(error)) => {
-                tracing::debug!(%error, "Reading the body failed");
-                // What Go's reader reports for a body cut short, the one way
-                // a body read fails in practice.
-                return Err(Failure::Body("unexpected EOF".to_owned()));
-            }
-            Some(Ok(collected)) => collected.to_bytes().to_vec(),
-        };
+        let declared_length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let body =
+            match with_deadline(deadline, read_body(response.into_body(), declared_length)).await {
+                None => return Err(Failure::TimeoutReadingBody),
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "Reading the body failed");
+                    // What Go's reader reports for a body cut short, the one way
+                    // a body read fails in practice.
+                    return Err(Failure::Body("unexpected EOF".to_owned()));
+                }
+                Some(Ok(body)) => body,
+            };
         Ok(Answer {
             status,
             content_type,
@@ -390,6 +395,23 @@ fn go_arch() -> &'static str {
         "aarch64" => "arm64",
         other => other,
     }
+}
+
+/// The most a declared `Content-Length` reserves up front; a longer body
+/// still arrives, growing the buffer as it comes.
+const MAX_RESERVED_BODY_BYTES: usize = 256 << 20;
+
+/// Reads a body into one buffer, reserved once from its declared length, so
+/// that a long list is held once (collecting the frames and joining them
+/// held it two or three times over at its peak).
+async fn read_body(mut body: Body, declared_length: Option<usize>) -> Result<Vec<u8>, BoxError> {
+    let mut bytes = Vec::with_capacity(declared_length.unwrap_or(0).min(MAX_RESERVED_BODY_BYTES));
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(bytes)
 }
 
 async fn with_deadline<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {

@@ -60,7 +60,7 @@ impl Serialize for Time {
 impl<'de> Deserialize<'de> for Time {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse::<jiff::Timestamp>()
+        crate::gotime::parse_rfc3339(&text)
             .map(Self)
             .map_err(serde::de::Error::custom)
     }

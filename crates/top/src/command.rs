@@ -30,7 +30,7 @@ use workingset_model::metrics::{Node, NodeMetrics, Pod, PodMetrics, ResourceList
 use workingset_model::selector::{FieldSelector, LabelSelector};
 
 use crate::error::{SourceError, TopError};
-use crate::printer::{self, NodeTableOptions, PodTableOptions, SortBy};
+use crate::printer::{self, NodeTableOptions, PodTable, PodTableOptions, SortBy};
 use crate::version::KubectlVersion;
 
 /// Which objects a request asks for.
@@ -84,6 +84,22 @@ pub trait MetricsSource {
 
     /// `GET /api/v1/namespaces/NS/pods[/NAME]`.
     fn pods(&mut self, namespace: &str, query: Query<'_>) -> Result<Vec<Pod>, SourceError>;
+
+    /// [`pod_metrics`](Self::pod_metrics), handing each item to `each` in
+    /// list order instead of returning the list. `top pod` asks this way;
+    /// a source that decodes a long list from the network overrides it so
+    /// that the whole list is never held decoded.
+    fn each_pod_metrics(
+        &mut self,
+        namespace: Option<&str>,
+        query: Query<'_>,
+        each: &mut dyn FnMut(PodMetrics),
+    ) -> Result<(), SourceError> {
+        self.pod_metrics(namespace, query)?
+            .into_iter()
+            .for_each(each);
+        Ok(())
+    }
 }
 
 impl<S: MetricsSource + ?Sized> MetricsSource for &mut S {
@@ -105,6 +121,14 @@ impl<S: MetricsSource + ?Sized> MetricsSource for &mut S {
     }
     fn pods(&mut self, namespace: &str, query: Query<'_>) -> Result<Vec<Pod>, SourceError> {
         (**self).pods(namespace, query)
+    }
+    fn each_pod_metrics(
+        &mut self,
+        namespace: Option<&str>,
+        query: Query<'_>,
+        each: &mut dyn FnMut(PodMetrics),
+    ) -> Result<(), SourceError> {
+        (**self).each_pod_metrics(namespace, query, each)
     }
 }
 
@@ -326,9 +350,17 @@ pub fn run_top_pod(
         },
     };
     let metrics_namespace = (!options.all_namespaces).then_some(options.namespace.as_str());
-    let metrics = source.pod_metrics(metrics_namespace, query)?;
+    let mut table = PodTable::new(PodTableOptions {
+        containers: options.containers,
+        with_namespace: options.all_namespaces,
+        no_headers: options.no_headers,
+        sort_by,
+        sum: options.sum,
+        kubectl: options.kubectl,
+    });
+    source.each_pod_metrics(metrics_namespace, query, &mut |pod| table.push(pod))?;
 
-    if metrics.is_empty() {
+    if table.is_empty() {
         // Tell "no pods" from "too early" from "metrics missing". kubectl
         // looks in the current namespace even with -A.
         let pods = source.pods(&options.namespace, query)?;
@@ -351,15 +383,7 @@ pub fn run_top_pod(
         return Ok(());
     }
 
-    let table = PodTableOptions {
-        containers: options.containers,
-        with_namespace: options.all_namespaces,
-        no_headers: options.no_headers,
-        sort_by,
-        sum: options.sum,
-        kubectl: options.kubectl,
-    };
-    printer::print_pod_metrics(stdout, &metrics, table)?;
+    table.print(stdout)?;
     Ok(())
 }
 

@@ -23,9 +23,11 @@
 //!   columns only when headers are printed (a kubectl quirk: with
 //!   `--no-headers` the footer is shifted left).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::io::{self, Write};
+use std::ops::Range;
+use std::rc::Rc;
 use std::str::FromStr;
 
 use workingset_model::metrics::{
@@ -140,7 +142,7 @@ pub fn print_node_metrics(
     }
     let mut rows: Vec<&NodeMetrics> = metrics.iter().collect();
     sort_rows(&mut rows, options.kubectl.go_sort(), options.sort_by, |m| {
-        (&m.metadata.name, &m.usage)
+        (&m.metadata.name, Usage::of_list(&m.usage))
     });
 
     let mut w = TabWriter::new(out);
@@ -165,137 +167,205 @@ pub fn print_node_metrics(
     w.flush()
 }
 
-/// Prints the `top pod` table (kubectl's `PrintPodMetrics`).
-///
-/// Prints nothing at all when `metrics` is empty.
-pub fn print_pod_metrics(
-    out: &mut dyn Write,
-    metrics: &[PodMetrics],
+/// The `top pod` table (kubectl's `PrintPodMetrics`), gathered one pod at
+/// a time so that a long list is never held whole: a pod keeps its name,
+/// its namespace (shared between pods) and its usage already summed and
+/// rounded; its containers are kept only with `--containers`, and the
+/// `--sum` footer is added up as pods arrive.
+#[derive(Debug)]
+pub struct PodTable {
     options: PodTableOptions,
-) -> io::Result<()> {
-    if metrics.is_empty() {
-        return Ok(());
-    }
-    let mut w = TabWriter::new(out);
-
-    // Only printed header columns count for the footer's indentation.
-    let mut columns = 3;
-    if !options.no_headers {
-        if options.with_namespace {
-            cell(&mut w, "NAMESPACE")?;
-            columns += 1;
-        }
-        if options.containers {
-            cell(&mut w, "POD")?;
-            columns += 1;
-        }
-        print_header(&mut w, &["NAME", "CPU(cores)", "MEMORY(bytes)"])?;
-    }
-
-    let variant = options.kubectl.go_sort();
-    let mut pods: Vec<(&PodMetrics, Totals)> = metrics
-        .iter()
-        .map(|pod| {
-            // kubectl only adds containers up front when sorting by usage.
-            let totals = if options.sort_by.is_some() {
-                Totals::of(&pod.containers)
-            } else {
-                Totals::zero()
-            };
-            (pod, totals)
-        })
-        .collect();
-    gosort::sort_by(
-        &mut pods,
-        variant,
-        |(a, a_totals), (b, b_totals)| match options.sort_by {
-            Some(SortBy::Cpu) => a_totals.cpu.milli_value() > b_totals.cpu.milli_value(),
-            Some(SortBy::Memory) => a_totals.memory.value() > b_totals.memory.value(),
-            None => {
-                if options.with_namespace && a.metadata.namespace != b.metadata.namespace {
-                    a.metadata.namespace < b.metadata.namespace
-                } else {
-                    a.metadata.name < b.metadata.name
-                }
-            }
-        },
-    );
-
-    let mut containers: Vec<&ContainerMetrics> = Vec::new();
-    for (pod, _) in &pods {
-        let namespace = pod.metadata.namespace.as_str();
-        let name = pod.metadata.name.as_str();
-        if options.containers {
-            containers.clear();
-            containers.extend(pod.containers.iter());
-            sort_rows(&mut containers, variant, options.sort_by, |c| {
-                (&c.name, &c.usage)
-            });
-            for container in &containers {
-                if options.with_namespace {
-                    cell(&mut w, namespace)?;
-                }
-                cell(&mut w, name)?;
-                let usage = &container.usage;
-                print_usage_row(
-                    &mut w,
-                    &container.name,
-                    usage.get(CPU),
-                    usage.get(MEMORY),
-                    None,
-                )?;
-            }
-        } else {
-            if options.with_namespace {
-                cell(&mut w, namespace)?;
-            }
-            let totals = Totals::of(&pod.containers);
-            print_usage_row(&mut w, name, Some(&totals.cpu), Some(&totals.memory), None)?;
-        }
-    }
-
-    if options.sum {
-        let total = Totals::of(metrics.iter().flat_map(|pod| pod.containers.iter()));
-        for _ in 0..columns - 2 {
-            cell(&mut w, "")?;
-        }
-        cell(&mut w, "________")?;
-        cell(&mut w, "________")?;
-        w.write_all(b"\n")?;
-        for _ in 0..columns - 3 {
-            cell(&mut w, "")?;
-        }
-        print_usage_row(&mut w, "", Some(&total.cpu), Some(&total.memory), None)?;
-    }
-    w.flush()
+    /// Namespaces and container names, shared: a list repeats few of them.
+    shared_names: HashSet<Rc<str>>,
+    pods: Vec<PodRow>,
+    containers: Vec<ContainerRow>,
+    /// The exact sum over every container of every pod (`--sum`).
+    total: Totals,
 }
 
-/// Sorts rows of a name and a usage list like kubectl's node and container
+#[derive(Debug)]
+struct PodRow {
+    namespace: Rc<str>,
+    name: Box<str>,
+    /// The exact sum of the containers, rounded once.
+    usage: Usage,
+    /// Where the pod's containers are in `PodTable::containers`.
+    containers: Range<usize>,
+}
+
+#[derive(Debug)]
+struct ContainerRow {
+    name: Rc<str>,
+    usage: Usage,
+}
+
+/// CPU in millicores (rounded up) and memory in bytes, as printed and
+/// compared; a missing entry is zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Usage {
+    cpu_milli: i64,
+    memory_bytes: i64,
+}
+
+impl Usage {
+    fn of_list(list: &ResourceList) -> Self {
+        Self {
+            cpu_milli: list.get(CPU).map_or(0, Quantity::milli_value),
+            memory_bytes: list.get(MEMORY).map_or(0, Quantity::value),
+        }
+    }
+}
+
+impl PodTable {
+    /// An empty table printed with `options`.
+    pub fn new(options: PodTableOptions) -> Self {
+        Self {
+            options,
+            shared_names: HashSet::new(),
+            pods: Vec::new(),
+            containers: Vec::new(),
+            total: Totals::zero(),
+        }
+    }
+
+    /// Adds a list item, in list order (which decides how ties sort).
+    pub fn push(&mut self, pod: PodMetrics) {
+        let totals = Totals::of(&pod.containers);
+        if self.options.sum {
+            self.total.cpu += totals.cpu.clone();
+            self.total.memory += totals.memory.clone();
+        }
+        let first = self.containers.len();
+        if self.options.containers {
+            for container in &pod.containers {
+                let name = self.shared(&container.name);
+                self.containers.push(ContainerRow {
+                    name,
+                    usage: Usage::of_list(&container.usage),
+                });
+            }
+        }
+        let namespace = self.shared(&pod.metadata.namespace);
+        self.pods.push(PodRow {
+            namespace,
+            name: pod.metadata.name.into_boxed_str(),
+            usage: Usage {
+                cpu_milli: totals.cpu.milli_value(),
+                memory_bytes: totals.memory.value(),
+            },
+            containers: first..self.containers.len(),
+        });
+    }
+
+    fn shared(&mut self, name: &str) -> Rc<str> {
+        if let Some(shared) = self.shared_names.get(name) {
+            return Rc::clone(shared);
+        }
+        let shared: Rc<str> = Rc::from(name);
+        self.shared_names.insert(Rc::clone(&shared));
+        shared
+    }
+
+    /// How many pods were added.
+    pub fn len(&self) -> usize {
+        self.pods.len()
+    }
+
+    /// Whether no pod was added.
+    pub fn is_empty(&self) -> bool {
+        self.pods.is_empty()
+    }
+
+    /// Prints the table; nothing at all when no pod was added.
+    pub fn print(mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.pods.is_empty() {
+            return Ok(());
+        }
+        let options = self.options;
+        let mut w = TabWriter::new(out);
+
+        // Only printed header columns count for the footer's indentation.
+        let mut columns = 3;
+        if !options.no_headers {
+            if options.with_namespace {
+                cell(&mut w, "NAMESPACE")?;
+                columns += 1;
+            }
+            if options.containers {
+                cell(&mut w, "POD")?;
+                columns += 1;
+            }
+            print_header(&mut w, &["NAME", "CPU(cores)", "MEMORY(bytes)"])?;
+        }
+
+        let variant = options.kubectl.go_sort();
+        gosort::sort_by(&mut self.pods, variant, |a, b| match options.sort_by {
+            Some(SortBy::Cpu) => a.usage.cpu_milli > b.usage.cpu_milli,
+            Some(SortBy::Memory) => a.usage.memory_bytes > b.usage.memory_bytes,
+            None => {
+                if options.with_namespace && a.namespace != b.namespace {
+                    a.namespace < b.namespace
+                } else {
+                    a.name < b.name
+                }
+            }
+        });
+
+        for pod in &self.pods {
+            if options.containers {
+                let containers = &mut self.containers[pod.containers.clone()];
+                sort_rows(containers, variant, options.sort_by, |c| (&c.name, c.usage));
+                for container in containers.iter() {
+                    if options.with_namespace {
+                        cell(&mut w, &pod.namespace)?;
+                    }
+                    cell(&mut w, &pod.name)?;
+                    print_pod_usage_row(&mut w, &container.name, container.usage)?;
+                }
+            } else {
+                if options.with_namespace {
+                    cell(&mut w, &pod.namespace)?;
+                }
+                print_pod_usage_row(&mut w, &pod.name, pod.usage)?;
+            }
+        }
+
+        if options.sum {
+            for _ in 0..columns - 2 {
+                cell(&mut w, "")?;
+            }
+            cell(&mut w, "________")?;
+            cell(&mut w, "________")?;
+            w.write_all(b"\n")?;
+            for _ in 0..columns - 3 {
+                cell(&mut w, "")?;
+            }
+            let total = Usage {
+                cpu_milli: self.total.cpu.milli_value(),
+                memory_bytes: self.total.memory.value(),
+            };
+            print_pod_usage_row(&mut w, "", total)?;
+        }
+        w.flush()
+    }
+}
+
+/// Sorts rows of a name and a usage like kubectl's node and container
 /// sorters.
 fn sort_rows<T>(
     rows: &mut [T],
     variant: GoSort,
     sort_by: Option<SortBy>,
-    key: impl Fn(&T) -> (&String, &ResourceList),
+    key: impl Fn(&T) -> (&str, Usage),
 ) {
     gosort::sort_by(rows, variant, |a, b| {
         let ((a_name, a_usage), (b_name, b_usage)) = (key(a), key(b));
         match sort_by {
-            Some(SortBy::Cpu) => milli_of(a_usage, CPU) > milli_of(b_usage, CPU),
-            Some(SortBy::Memory) => value_of(a_usage, MEMORY) > value_of(b_usage, MEMORY),
+            Some(SortBy::Cpu) => a_usage.cpu_milli > b_usage.cpu_milli,
+            Some(SortBy::Memory) => a_usage.memory_bytes > b_usage.memory_bytes,
             None => a_name < b_name,
         }
     });
-}
-
-/// `list.Cpu().MilliValue()`: a missing entry is zero.
-fn milli_of(list: &ResourceList, key: &str) -> i64 {
-    list.get(key).map_or(0, Quantity::milli_value)
-}
-
-/// `list.Memory().Value()`: a missing entry is zero.
-fn value_of(list: &ResourceList, key: &str) -> i64 {
-    list.get(key).map_or(0, Quantity::value)
 }
 
 /// Exact CPU and memory sums over containers, rounded only when printed
@@ -340,7 +410,18 @@ fn print_header(w: &mut impl Write, names: &[&str]) -> io::Result<()> {
     w.write_all(b"\n")
 }
 
-/// A row: the name, then CPU and memory (zero when missing), each followed
+/// A pod or container row: the name, CPU and memory.
+fn print_pod_usage_row(w: &mut impl Write, name: &str, usage: Usage) -> io::Result<()> {
+    cell(w, name)?;
+    writeln!(
+        w,
+        "{}m\t{}Mi\t",
+        usage.cpu_milli,
+        usage.memory_bytes / (1024 * 1024)
+    )
+}
+
+/// A node row: the name, then CPU and memory (zero when missing), each followed
 /// by its percentage when `available` has that resource (kubectl's
 /// `printMetricsLine`).
 fn print_usage_row(

@@ -791,6 +791,29 @@ fn server_errors() {
                 ),
             ),
         ),
+        // Values of the wrong JSON type: Go names the field and its type.
+        (
+            "/apis/metrics.k8s.io/v1beta1/nodes",
+            Route::json(
+                200,
+                &list(
+                    "NodeMetricsList",
+                    "metrics.k8s.io/v1beta1",
+                    vec![json!({"metadata": {"name": "n1"}, "usage": "x"})],
+                ),
+            ),
+        ),
+        (
+            "/api/v1/nodes",
+            Route::json(
+                200,
+                &list(
+                    "NodeList",
+                    "v1",
+                    vec![json!({"metadata": {"name": "n1"}, "status": {"allocatable": [1]}})],
+                ),
+            ),
+        ),
         (
             "/apis/metrics.k8s.io/v1beta1/nodes",
             Route::with_type(418, "text/plain; charset=utf-8", b"teapot"),
@@ -1644,4 +1667,148 @@ fn server_certificates() {
         env: Vec::new(),
     };
     compare_with(&nodes_api(), &plain, OLDEST_AND_NEWEST, &["top", "node"]);
+}
+
+/// A pod metrics list that decodes badly, item by item: `top pod` decodes
+/// items as they come (never the whole list at once), and must still fail
+/// with kubectl's words, even after good items, and prefer a syntax error
+/// anywhere in the body to a bad value before it, as Go's decoder does.
+///
+/// Left out, because ours differs: a list with `items` twice (Go keeps the
+/// last array; ours refuses the list as a duplicate field), and `null` for
+/// a name or a container (Go decodes the zero value; ours refuses it).
+#[test]
+fn pod_list_decode_errors() {
+    needs_kubectl!("pod_list_decode_errors");
+    let good = example_pods();
+    let mut bad_quantity = good.clone();
+    bad_quantity[2]["containers"][0]["usage"]["cpu"] = json!("12x");
+    let with_items = |items: Value| {
+        json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items}).to_string()
+    };
+    // The second item with one field (a `/`-separated path) set to `value`.
+    let item_with = |path: &str, value: Value| {
+        let mut items = good.clone();
+        let mut field = &mut items[1];
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            field = match segment.parse::<usize>() {
+                Ok(index) => &mut field[index],
+                Err(_) => &mut field[segment],
+            };
+        }
+        *field = value;
+        with_items(Value::Array(items))
+    };
+    let bodies: Vec<(&str, String)> = vec![
+        (
+            "a bad value after good items",
+            with_items(Value::Array(bad_quantity.clone())),
+        ),
+        ("items not an array", with_items(json!(5))),
+        ("an item not an object", with_items(json!([5]))),
+        ("items null", with_items(Value::Null)),
+        (
+            "containers not an array",
+            item_with("/containers", json!("x")),
+        ),
+        (
+            "a usage that is a number",
+            item_with("/containers/0/usage/cpu", json!(5)),
+        ),
+        (
+            "a timestamp that is not one",
+            item_with("/timestamp", json!("yesterday")),
+        ),
+        (
+            "a timestamp with a space",
+            item_with("/timestamp", json!("2026-12-07 19:27:47Z")),
+        ),
+        (
+            "a timestamp in lower case",
+            item_with("/timestamp", json!("2026-12-07T19:27:47z")),
+        ),
+        (
+            "a thirteenth month",
+            item_with("/timestamp", json!("2026-13-07T19:27:47Z")),
+        ),
+        (
+            "February 30",
+            item_with("/timestamp", json!("2026-02-30T19:27:47Z")),
+        ),
+        (
+            "text after a timestamp",
+            item_with("/timestamp", json!("2026-12-07T19:27:47Zjunk")),
+        ),
+        (
+            "a timestamp cut short",
+            item_with("/timestamp", json!("2026-12-07T19:27")),
+        ),
+        (
+            "hour 24",
+            item_with("/timestamp", json!("2026-12-07T24:00:00Z")),
+        ),
+        (
+            "a timestamp not in ASCII",
+            item_with("/timestamp", json!("é")),
+        ),
+        (
+            "a timestamp that is a number",
+            item_with("/timestamp", json!(5)),
+        ),
+        ("a window that is a number", item_with("/window", json!(5))),
+        (
+            "a creation time that is a bool",
+            item_with("/metadata/creationTimestamp", json!(true)),
+        ),
+        (
+            "a fractional, offset creation time",
+            item_with(
+                "/metadata/creationTimestamp",
+                json!("2026-12-07T21:27:47.123+02:00"),
+            ),
+        ),
+        (
+            "a window that is not a duration",
+            item_with("/window", json!("abc")),
+        ),
+        (
+            "a name that is a number",
+            item_with("/metadata/name", json!(5)),
+        ),
+        (
+            "a label value that is a number",
+            item_with("/metadata/labels", json!({"a": 1})),
+        ),
+        (
+            "fields kubectl does not know",
+            item_with("/metadata/extra", json!({"x": [1, 2, {"y": null}]})),
+        ),
+        ("a list that is an array", "[]".to_owned()),
+        ("a list that is a string", "\"x\"".to_owned()),
+        (
+            "a bad value, then a syntax error",
+            with_items(Value::Array(bad_quantity))
+                .trim_end_matches('}')
+                .to_owned(),
+        ),
+    ];
+    let bodies = bodies
+        .into_iter()
+        .map(|(what, body)| (what, body, OLDEST_AND_NEWEST));
+    // The Go that builds kubectl 1.27 still accepted offsets beyond 24 h.
+    let newest_only = [(
+        "an offset of 25 hours",
+        item_with("/timestamp", json!("2026-12-07T19:27:47+25:00")),
+        &["1.33"][..],
+    )];
+    let mut differ = Vec::new();
+    for (what, body, versions) in bodies.chain(newest_only) {
+        let mut api = pods_api();
+        api.ok(&format!("{METRICS}/pods"), &body);
+        let outcome = std::panic::catch_unwind(|| compare(&api, versions, &["top", "pod", "-A"]));
+        if outcome.is_err() {
+            differ.push(what);
+        }
+    }
+    assert!(differ.is_empty(), "differ from kubectl: {differ:?}");
 }
