@@ -168,3 +168,41 @@ fn a_cgroup_with_processes_and_a_child_is_a_workload_too() {
         inner.containers[0].memory.usage
     );
 }
+
+/// A kubelet-style tree of pod cgroups (as the benchmarks use it): both
+/// detail levels find every pod and container, agree on what `top` shows,
+/// and the tree is gone afterwards.
+#[test]
+fn pod_tree_is_sampled_at_both_detail_levels() {
+    if !real_kernel_tests("pod_tree_is_sampled_at_both_detail_levels") {
+        return;
+    }
+    let tree = workingset_testkit::pod_tree::PodCgroupTree::create(3, 2).unwrap();
+    let root = tree.root().to_owned();
+    let dirs: Vec<_> = tree
+        .mounts()
+        .iter()
+        .map(|mount| mount.join(root.trim_start_matches('/')))
+        .collect();
+    assert!(dirs.iter().all(|dir| dir.is_dir()), "{dirs:?}");
+
+    let cgroups = Cgroups::open(Config::default().with_cgroup_root(&root)).unwrap();
+    let mut full = Sampler::new(&cgroups);
+    let mut lean = Sampler::new(&cgroups);
+    lean.set_detail(workingset_cgroup::Detail::Usage);
+    let (full, lean) = (full.sample().unwrap(), lean.sample().unwrap());
+    for snapshot in [&full, &lean] {
+        assert_eq!(snapshot.pods.len(), 3);
+        assert!(snapshot.pods.iter().all(|pod| pod.containers.len() == 2));
+    }
+    for (full_pod, lean_pod) in full.pods.iter().zip(&lean.pods) {
+        assert_eq!(full_pod.cgroup, lean_pod.cgroup);
+        for (a, b) in full_pod.containers.iter().zip(&lean_pod.containers) {
+            // Empty cgroups: nothing moves between the two passes.
+            assert_eq!(a.memory.usage, b.memory.usage);
+            assert_eq!(a.memory.limit, b.memory.limit);
+        }
+    }
+    drop(tree);
+    assert!(dirs.iter().all(|dir| !dir.exists()), "{dirs:?} left behind");
+}

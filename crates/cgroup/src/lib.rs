@@ -32,7 +32,7 @@ mod stats;
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use layout::{Hierarchy, Layout, Mount};
 pub use parse::{CpuMax, Meminfo, UNLIMITED_ABOVE};
-pub use reader::{Cgroups, Config, Controller, Reader};
+pub use reader::{Cgroups, Config, Controller, Detail, Reader};
 pub use stats::{
     CpuField, CpuOrigin, CpuStats, MemoryField, MemoryOrigin, MemoryStats, NS_PER_USER_HZ_TICK,
     NodeStats, PidsStats, Source, Throttling, working_set,

@@ -9,6 +9,7 @@
 
 use std::thread;
 
+use workingset_cgroup::Detail;
 use workingset_model::metrics::{METRICS_API_VERSION, Node, NodeMetrics, Pod, PodMetrics};
 use workingset_model::select::{self, ListOptions};
 use workingset_sampling::metrics::{MachineMetrics, machine_metrics};
@@ -24,6 +25,8 @@ pub fn sample(machine: &LocalMachine) -> Result<MachineMetrics, LocalError> {
     tracing::debug!(hierarchy = ?cgroups.hierarchy(), "Detected cgroups");
     let inventory = machine.names.inventory();
     let mut sampler = Sampler::new(&cgroups);
+    // The table shows CPU and working set: the other figures are not read.
+    sampler.set_detail(Detail::Usage);
     let earlier = sample_pass(&mut sampler, &inventory, "first")?;
     thread::sleep(machine.window);
     let later = sample_pass(&mut sampler, &inventory, "second")?;

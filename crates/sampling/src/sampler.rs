@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use workingset_cgroup::{
-    Cgroups, Controller, CpuStats, Error as CgroupError, MemoryStats, NodeStats, Reader,
+    Cgroups, Controller, CpuStats, Detail, Error as CgroupError, MemoryStats, NodeStats, Reader,
 };
 use workingset_model::metrics::{ObjectMeta, Time};
 use workingset_model::rate;
@@ -223,6 +223,10 @@ pub struct Sampler {
     process_cpu: HashMap<String, ProcessTicks>,
     /// The ones of the pass running now.
     process_cpu_now: HashMap<String, ProcessTicks>,
+    /// Creation times looked up in the previous pass, by cgroup path.
+    created_before: HashMap<String, Option<Time>>,
+    /// The ones looked up or carried over in the pass running now.
+    created_now: HashMap<String, Option<Time>>,
 }
 
 impl Sampler {
@@ -235,7 +239,15 @@ impl Sampler {
             reader: cgroups.reader(),
             process_cpu: HashMap::new(),
             process_cpu_now: HashMap::new(),
+            created_before: HashMap::new(),
+            created_now: HashMap::new(),
         }
+    }
+
+    /// Reads `detail` of every cgroup from now on ([`Detail::Full`] at
+    /// first): `top` needs only [`Detail::Usage`].
+    pub fn set_detail(&mut self, detail: Detail) {
+        self.reader.set_detail(detail);
     }
 
     /// One full pass, naming workloads from their cgroup paths only.
@@ -262,6 +274,7 @@ impl Sampler {
         let Walk { pods, system, .. } = walk;
         // Cgroups not seen in this pass are gone: their counters with them.
         self.process_cpu = std::mem::take(&mut self.process_cpu_now);
+        self.created_before = std::mem::take(&mut self.created_now);
         Ok(Snapshot {
             time,
             instant,
@@ -315,7 +328,8 @@ impl Sampler {
                 usage_ns: now.usage_ns,
             };
         }
-        let ticks = procs::cpu_ticks(&self.proc_root, &self.procs_text(cgroup));
+        let procs = self.procs_text(cgroup);
+        let ticks = procs::cpu_ticks(&self.proc_root, &procs);
         let usage_ns = match self.process_cpu.get(cgroup) {
             Some(before) => before
                 .usage_ns
@@ -328,18 +342,26 @@ impl Sampler {
     }
 
     /// The text of the cgroup's `cgroup.procs` (empty if unreadable).
-    fn procs_text(&self, cgroup: &str) -> String {
-        let dir = self
-            .reader
-            .cgroups()
-            .dir(Controller::Memory, cgroup)
-            .ok()
-            .flatten();
-        dir.and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
-            .unwrap_or_default()
+    fn procs_text(&mut self, cgroup: &str) -> String {
+        self.reader.procs(cgroup).ok().flatten().unwrap_or_default()
     }
 
-    fn created(&self, cgroup: &str) -> Option<Time> {
+    /// When the cgroup was made, as its directory's time says: looked up
+    /// once per cgroup while it lives (a `stat` per cgroup and pass was a
+    /// twentieth of a pass).
+    fn created(&mut self, cgroup: &str) -> Option<Time> {
+        if let Some(known) = self.created_now.get(cgroup) {
+            return *known;
+        }
+        let known = match self.created_before.remove(cgroup) {
+            Some(known) => known,
+            None => self.created_from_directory(cgroup),
+        };
+        self.created_now.insert(cgroup.to_owned(), known);
+        known
+    }
+
+    fn created_from_directory(&self, cgroup: &str) -> Option<Time> {
         let dir = self
             .reader
             .cgroups()
@@ -570,7 +592,10 @@ impl Walk<'_> {
             let info = self.inventory.containers.get(id);
             let is_sandbox = match info {
                 Some(info) => info.sandbox,
-                None => procs::is_pause(&self.sampler.proc_root, &self.sampler.procs_text(&path)),
+                None => {
+                    let procs = self.sampler.procs_text(&path);
+                    procs::is_pause(&self.sampler.proc_root, &procs)
+                }
             };
             if is_sandbox {
                 continue;

@@ -23,6 +23,7 @@ pub mod fake_agent;
 pub mod fleet;
 pub mod kube;
 mod own_cgroup;
+pub mod pod_tree;
 pub mod process;
 pub mod stub_apiserver;
 pub mod workload;

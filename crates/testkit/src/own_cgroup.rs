@@ -284,14 +284,14 @@ fn sanitize(name: &str) -> String {
 }
 
 #[derive(Debug)]
-struct CgroupMount {
-    fs_type: String,
-    mount_point: PathBuf,
-    root: String,
-    options: Vec<String>,
+pub(crate) struct CgroupMount {
+    pub(crate) fs_type: String,
+    pub(crate) mount_point: PathBuf,
+    pub(crate) root: String,
+    pub(crate) options: Vec<String>,
 }
 
-fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
+pub(crate) fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
     let mut out = Vec::new();
     for line in mountinfo.lines() {
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
@@ -320,7 +320,7 @@ fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
 }
 
 /// The own cgroup path for a v1 `controller`, or the v2 (`0::`) path for `None`.
-fn own_path<'a>(proc_self_cgroup: &'a str, controller: Option<&str>) -> Option<&'a str> {
+pub(crate) fn own_path<'a>(proc_self_cgroup: &'a str, controller: Option<&str>) -> Option<&'a str> {
     proc_self_cgroup.lines().find_map(|line| {
         let mut fields = line.splitn(3, ':');
         let (_id, list, path) = (fields.next()?, fields.next()?, fields.next()?);

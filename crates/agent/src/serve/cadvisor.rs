@@ -37,10 +37,10 @@
 //! cgroups (`kubepods/burstable`, slices) cAdvisor also tracks.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
-use workingset_cgroup::{CpuStats, MemoryStats};
-use workingset_expfmt::{Exposition, MetricType, Sample};
+use workingset_cgroup::{CpuStats, MemoryStats, NodeStats};
+use workingset_expfmt::{Family, MetricType, Sample};
 use workingset_model::metrics::Time;
 
 use super::{Observation, cgroup_cpu, float, millis, seconds, workloads};
@@ -162,21 +162,97 @@ pub fn render(observation: &Observation, out: &mut String) {
         }
     }
 
-    let mut exposition = Exposition::new();
     // One cgroup is one label set: a path met twice is reported once.
     let mut seen = HashSet::with_capacity(cgroups.len());
-    for cgroup in cgroups.iter().filter(|c| seen.insert(c.id)) {
-        push_cgroup(&mut exposition, cgroup, at);
-    }
-    exposition
-        .family(
-            "container_scrape_error",
-            "1 if there was an error while getting container metrics, 0 otherwise",
-            MetricType::Gauge,
-        )
-        .push(Sample::new(0.0));
-
+    cgroups.retain(|c| seen.insert(c.id));
     let machine = &observation.machine;
+    let emit_all = |sink: &mut dyn Sink| {
+        for cgroup in &cgroups {
+            push_cgroup(sink, cgroup, at);
+        }
+        push_machine(sink, machine, node, at);
+    };
+
+    // One family at a time, in the exposition's (name) order: only one
+    // family's samples are held at once, not every sample of every cgroup
+    // (at 1,000 cgroups that was most of the agent's memory).
+    let mut names = FamilyNames::default();
+    emit_all(&mut names);
+    for name in names.0 {
+        let mut one = OneFamily {
+            wanted: name,
+            family: None,
+        };
+        emit_all(&mut one);
+        if let Some(family) = one.family {
+            family.render(out);
+        }
+    }
+}
+
+/// Where the samples of an exposition go. A sample's labels are built only
+/// for a family the sink wants.
+trait Sink {
+    fn wants(&mut self, name: &'static str) -> bool;
+    fn push(&mut self, name: &'static str, help: &'static str, kind: MetricType, sample: Sample);
+}
+
+/// Collects the names of the families that have samples, in name order.
+#[derive(Default)]
+struct FamilyNames(BTreeSet<&'static str>);
+
+impl Sink for FamilyNames {
+    fn wants(&mut self, name: &'static str) -> bool {
+        self.0.insert(name);
+        false
+    }
+    fn push(&mut self, _: &'static str, _: &'static str, _: MetricType, _: Sample) {}
+}
+
+/// Keeps the samples of one family.
+struct OneFamily {
+    wanted: &'static str,
+    family: Option<Family>,
+}
+
+impl Sink for OneFamily {
+    fn wants(&mut self, name: &'static str) -> bool {
+        name == self.wanted
+    }
+    fn push(&mut self, name: &'static str, help: &'static str, kind: MetricType, sample: Sample) {
+        self.family
+            .get_or_insert_with(|| Family::new(name, help, kind))
+            .push(sample);
+    }
+}
+
+/// Emits `sample()` into `name` when the sink wants that family.
+fn emit(
+    sink: &mut dyn Sink,
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    sample: impl FnOnce() -> Sample,
+) {
+    if sink.wants(name) {
+        sink.push(name, help, kind, sample());
+    }
+}
+
+/// The scrape-error gauge and the machine families.
+fn push_machine(
+    sink: &mut dyn Sink,
+    machine: &super::MachineIdentity,
+    node: &NodeStats,
+    at: Option<i64>,
+) {
+    emit(
+        sink,
+        "container_scrape_error",
+        "1 if there was an error while getting container metrics, 0 otherwise",
+        MetricType::Gauge,
+        || Sample::new(0.0),
+    );
     let machine_labels = || {
         vec![
             (Cow::Borrowed("boot_id"), machine.boot_id.clone()),
@@ -184,41 +260,36 @@ pub fn render(observation: &Observation, out: &mut String) {
             (Cow::Borrowed("system_uuid"), machine.system_uuid.clone()),
         ]
     };
-    exposition
-        .family(
-            "machine_cpu_cores",
-            "Number of logical CPU cores.",
-            MetricType::Gauge,
-        )
-        .push(labelled(machine_labels(), f64::from(node.online_cpus), at));
-    exposition
-        .family(
-            "machine_memory_bytes",
-            "Amount of memory installed on the machine.",
-            MetricType::Gauge,
-        )
-        .push(labelled(
-            machine_labels(),
-            float(node.meminfo.mem_total),
-            at,
-        ));
-    exposition
-        .family(
-            "machine_scrape_error",
-            "1 if there was an error while getting machine metrics, 0 otherwise.",
-            MetricType::Gauge,
-        )
-        .push(Sample::new(0.0));
-    exposition.render(out);
+    emit(
+        sink,
+        "machine_cpu_cores",
+        "Number of logical CPU cores.",
+        MetricType::Gauge,
+        || labelled(machine_labels(), f64::from(node.online_cpus), at),
+    );
+    emit(
+        sink,
+        "machine_memory_bytes",
+        "Amount of memory installed on the machine.",
+        MetricType::Gauge,
+        || labelled(machine_labels(), float(node.meminfo.mem_total), at),
+    );
+    emit(
+        sink,
+        "machine_scrape_error",
+        "1 if there was an error while getting machine metrics, 0 otherwise.",
+        MetricType::Gauge,
+        || Sample::new(0.0),
+    );
 }
 
-fn push_cgroup(exposition: &mut Exposition, cgroup: &Cgroup<'_>, at: Option<i64>) {
+fn push_cgroup(sink: &mut dyn Sink, cgroup: &Cgroup<'_>, at: Option<i64>) {
     use MetricType::{Counter, Gauge};
 
     let mut stat = |name: &'static str, help: &'static str, kind: MetricType, value: f64| {
-        exposition
-            .family(name, help, kind)
-            .push(labelled(cgroup.labels(), value, at));
+        emit(sink, name, help, kind, || {
+            labelled(cgroup.labels(), value, at)
+        });
     };
 
     if let Some(cpu) = cgroup.cpu {
@@ -322,39 +393,37 @@ fn push_cgroup(exposition: &mut Exposition, cgroup: &Cgroup<'_>, at: Option<i64>
     // The per-CPU family reduced to one `cpu="total"` sample, written only
     // when the counter is non-zero (cAdvisor's rule without per-CPU stats).
     if let Some(cpu) = cgroup.cpu.filter(|cpu| cpu.usage_ns > 0) {
-        let mut labels = cgroup.labels();
-        labels.insert(1, (Cow::Borrowed("cpu"), "total".to_owned()));
-        exposition
-            .family(
-                "container_cpu_usage_seconds_total",
-                "Cumulative cpu time consumed in seconds.",
-                Counter,
-            )
-            .push(labelled(labels, seconds(cpu.usage_ns), at));
+        emit(
+            sink,
+            "container_cpu_usage_seconds_total",
+            "Cumulative cpu time consumed in seconds.",
+            Counter,
+            || {
+                let mut labels = cgroup.labels();
+                labels.insert(1, (Cow::Borrowed("cpu"), "total".to_owned()));
+                labelled(labels, seconds(cpu.usage_ns), at)
+            },
+        );
     }
 
     // Spec families: no timestamp.
-    exposition
-        .family(
-            "container_spec_memory_limit_bytes",
-            "Memory limit for the container.",
-            Gauge,
-        )
-        .push(labelled(
-            cgroup.labels(),
-            float(cgroup.limit.unwrap_or(0)),
-            None,
-        ));
+    emit(
+        sink,
+        "container_spec_memory_limit_bytes",
+        "Memory limit for the container.",
+        Gauge,
+        || labelled(cgroup.labels(), float(cgroup.limit.unwrap_or(0)), None),
+    );
     if let Some(started) = cgroup.started {
         // cAdvisor writes whole seconds here (`float64(t.Unix())`).
         let value = started.unix_seconds() as f64;
-        exposition
-            .family(
-                "container_start_time_seconds",
-                "Start time of the container since unix epoch in seconds.",
-                Gauge,
-            )
-            .push(labelled(cgroup.labels(), value, None));
+        emit(
+            sink,
+            "container_start_time_seconds",
+            "Start time of the container since unix epoch in seconds.",
+            Gauge,
+            || labelled(cgroup.labels(), value, None),
+        );
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use workingset_cgroup::{
-    Cgroups, Config, Controller, CpuField, CpuMax, Error, Hierarchy, Layout, MemoryField,
+    Cgroups, Config, Controller, CpuField, CpuMax, Detail, Error, Hierarchy, Layout, MemoryField,
     MemoryOrigin, Source,
 };
 
@@ -595,4 +595,36 @@ fn v1_without_use_hierarchy_reads_local_keys() {
             ..
         }
     ));
+}
+
+/// `Detail::Usage` (what `top` reads) gives the same usage, working set,
+/// limit and CPU counter as a full read, and leaves the other figures out.
+#[test]
+fn usage_detail_reads_what_top_shows() {
+    for (tree, container) in [("v1-hybrid", V1_BURSTABLE), ("v2", V2_BURSTABLE)] {
+        let cg = open(tree);
+        let mut full = cg.reader();
+        let mut lean = cg.reader();
+        lean.set_detail(Detail::Usage);
+        let (full_memory, lean_memory) = (
+            full.memory(container).unwrap(),
+            lean.memory(container).unwrap(),
+        );
+        assert_eq!(lean_memory.usage, full_memory.usage, "{tree}");
+        assert_eq!(lean_memory.working_set, full_memory.working_set, "{tree}");
+        assert_eq!(lean_memory.limit, full_memory.limit, "{tree}");
+        assert_eq!(lean_memory.rss, full_memory.rss, "{tree}");
+        assert_eq!(
+            (lean_memory.max_usage, lean_memory.failcnt),
+            (None, 0),
+            "{tree}"
+        );
+        let (full_cpu, lean_cpu) = (full.cpu(container).unwrap(), lean.cpu(container).unwrap());
+        assert_eq!(lean_cpu.usage_ns, full_cpu.usage_ns, "{tree}");
+        assert!(
+            full_cpu.quota.is_some(),
+            "{tree}: the fixture has a CPU limit"
+        );
+        assert_eq!(lean_cpu.quota, None, "{tree}");
+    }
 }
