@@ -293,27 +293,43 @@ pub fn each_object<T: FromWire>(
     }
     match decoder {
         Decoder::Json => {
-            if let Some(error) = gojson::syntax_error(&answer.body) {
-                return Err(SourceError::Other(format!(
-                    "couldn't get version/kind; json parse error: {error}"
-                )));
-            }
-            if let Some(kind) = gojson::non_object_kind(&answer.body) {
+            let body = answer.body.as_slice();
+            // Go checks the whole body's syntax before it decodes anything,
+            // so a syntax error anywhere wins. A body serde_json decodes
+            // has none, so the scan is made only when something is wrong,
+            // or before looking for a Status.
+            let syntax = || {
+                gojson::syntax_error(body).map(|error| {
+                    SourceError::Other(format!(
+                        "couldn't get version/kind; json parse error: {error}"
+                    ))
+                })
+            };
+            if let Some(kind) = gojson::non_object_kind(body) {
                 // The first decode, into apiVersion and kind only, refuses it.
-                return Err(SourceError::Other(format!(
-                    r#"couldn't get version/kind; json parse error: json: cannot unmarshal {kind} into Go value of type struct {{ APIVersion string "json:\"apiVersion,omitempty\""; Kind string "json:\"kind,omitempty\"" }}"#
-                )));
+                return Err(syntax().unwrap_or_else(|| {
+                    SourceError::Other(format!(
+                        r#"couldn't get version/kind; json parse error: json: cannot unmarshal {kind} into Go value of type struct {{ APIVersion string "json:\"apiVersion,omitempty\""; Kind string "json:\"kind,omitempty\"" }}"#
+                    ))
+                }));
             }
-            if let Some((state, status)) = json_status(&answer.body) {
-                if state != "Success" {
-                    return Err(status.into());
+            if might_be_status(body) {
+                if let Some(error) = syntax() {
+                    return Err(error);
                 }
-                return Ok(());
+                if let Some((state, status)) = json_status(body) {
+                    if state != "Success" {
+                        return Err(status.into());
+                    }
+                    return Ok(());
+                }
             }
-            T::from_json(&answer.body, list, each).map_err(|error| {
-                let text =
-                    type_error::<T>(&answer.body, list).unwrap_or_else(|| go_decode_error(&error));
-                SourceError::Other(text)
+            T::from_json(body, list, each).map_err(|error| {
+                syntax().unwrap_or_else(|| {
+                    let text =
+                        type_error::<T>(body, list).unwrap_or_else(|| go_decode_error(&error));
+                    SourceError::Other(text)
+                })
             })
         }
         Decoder::Protobuf => {
@@ -443,6 +459,13 @@ fn resource_list_field(
     element: bool,
 ) -> Option<(&'static str, &'static str)> {
     (!element).then_some((holder, "v1.ResourceList"))
+}
+
+/// Whether a JSON body can be a `Status` at all: it spells `Status`, or has
+/// a `\u` escape that could. Most bodies can be ruled out by one fast
+/// search instead of a second decode of the whole body.
+fn might_be_status(body: &[u8]) -> bool {
+    memchr::memmem::find(body, b"Status").is_some() || memchr::memmem::find(body, b"\\u").is_some()
 }
 
 /// A `Status` in JSON (its `status` field and the status), when the body
@@ -799,6 +822,31 @@ mod tests {
                 .to_string(),
             "Error from server (InternalError): an error on the server (\"boom\") has prevented the request from succeeding"
         );
+    }
+
+    #[test]
+    fn a_status_is_found_however_it_is_spelled() {
+        // The kind spelled with an escape is still a Status to Go.
+        let escaped = answer(
+            200,
+            JSON,
+            r#"{"kind":"\u0053tatus","apiVersion":"v1","status":"Failure","message":"m","reason":"Gone","code":410}"#,
+        );
+        assert_eq!(error(&escaped, NODES), "Error from server (Gone): m");
+        // A list that only mentions the word is a list.
+        let items: Vec<NodeMetrics> = objects(
+            &answer(
+                200,
+                JSON,
+                r#"{"kind":"NodeMetricsList","items":[{"metadata":{"name":"n1","labels":{"Status":"Status"}},"timestamp":"2026-12-07T19:27:47Z","window":"10s","usage":{"cpu":"1","memory":"1Ki"}}]}"#,
+            ),
+            NODES,
+            true,
+            JSON,
+        )
+        .unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].metadata.name, "n1");
     }
 
     #[test]
