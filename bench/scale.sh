@@ -12,7 +12,7 @@
 #   bench/scale.sh [NODES ...]          default: 1000 3000 10000
 #   WINDOW=300 bench/scale.sh 10000     measure CPU over 5 minutes
 #
-# Needs curl; GNU time for the CLI comparison (apt-get install time);
+# Needs curl (readiness, counters); GNU time for the CLI comparison (apt-get install time);
 # kubectl.1.33 in $WORKINGSET_KUBECTL_DIR (default
 # /usr/lib/google-cloud-sdk/bin) for the kubectl column.
 set -euo pipefail
@@ -44,22 +44,20 @@ ulimit -Hn 1048576 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 say "building release binaries"
 cargo build --release --locked -p workingset >&2
-cargo build --release --locked -p workingset-testkit --example fleet >&2
+cargo build --release --locked -p workingset-testkit --example fleet --example load >&2
 bin=target/release/workingset
 fleet=target/release/examples/fleet
+load=target/release/examples/load
 
 cpu_seconds() { cat "${@/#//proc/}" 2>/dev/null | sed 's/^[^)]*) //' | awk '{ s += ($12 + $13) / 100 } END { print s + 0 }'; }
 status_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:${port}/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
 
-# p50 and p99 in ms of GET $1, 20 clients, $2 requests in all.
+# p50 and p99 in ms of GET $1, 20 clients on keep-alive connections, $2
+# requests in all (crates/testkit/examples/load.rs; a curl process per
+# request measured mostly curl's start-up).
 latency() {
-  local url="$1" total="$2"
-  { seq "${total}" | xargs -P 20 -I{} curl -s -o /dev/null -w '%{time_total}\n' "${url}" || true; } \
-    | sort -n | awk '{ v[NR] = $1 * 1000 } END {
-        p50 = v[int(NR * 0.50 + 0.5)]; p99 = v[int(NR * 0.99 + 0.5)]
-        if (p99 == "") p99 = v[NR]
-        printf "%.1f / %.1f", p50, p99 }'
+  "${load}" --url "$1" --clients 20 --requests "$2" || echo "n/a"
 }
 
 rows=()

@@ -236,6 +236,15 @@ pub fn list_pod_metrics<'p, C: Catalog + ?Sized>(
     Ok(selectors.filter(candidates, true))
 }
 
+/// Every pod metrics object of `namespace` (all for `None`), in list
+/// order: [`list_pod_metrics`] without selectors, which cannot fail.
+pub fn all_pod_metrics<'p, C: Catalog + ?Sized>(
+    catalog: &'p C,
+    namespace: Option<&str>,
+) -> &'p [C::PodMetrics] {
+    in_namespace(catalog.pod_metrics(), namespace)
+}
+
 /// `GET /apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}`.
 pub fn get_pod_metrics<'p, C: Catalog + ?Sized>(
     catalog: &'p C,

@@ -139,35 +139,52 @@ pub struct Published {
     pub responses: ResponseCache,
 }
 
-/// Bodies of whole lists (every pod, every node) written from one snapshot,
-/// each for the second its objects were stamped with.
+/// Bodies of whole lists (every pod, every node, every pod of one
+/// namespace) written from one snapshot, each for the second its objects
+/// were stamped with.
 ///
 /// metrics-server stamps every listed object with the response time in
 /// whole seconds, so two lists of one snapshot written in the same second
 /// are the same bytes. Dashboards and `kubectl top pod -A` from many users
 /// ask for the whole list at once; the first request of a second writes it
 /// and the others share it, so 20 clients cost one encoding and one body in
-/// memory instead of 20. The cache lives and dies with its snapshot.
+/// memory instead of 20. `kubectl top pod -n NS` does the same for one
+/// namespace. The cache lives and dies with its snapshot.
 #[derive(Default)]
 pub struct ResponseCache {
-    slots: tokio::sync::Mutex<Vec<CachedBody>>,
+    slots: std::sync::Mutex<Vec<CachedBody>>,
+}
+
+/// What a cached body lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListKey {
+    /// `pods` or `nodes`.
+    pub list: &'static str,
+    /// One namespace's pods, or every object.
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug)]
 struct CachedBody {
-    list: &'static str,
+    key: ListKey,
     second: String,
-    body: bytes::Bytes,
+    /// Written once; requests that come while it is written wait for it.
+    body: Arc<tokio::sync::OnceCell<bytes::Bytes>>,
 }
 
+/// The most bytes of namespace bodies one snapshot keeps: namespaces
+/// partition the pods, so without a bound every namespace asked for could
+/// hold a second copy of the whole list.
+const MAX_NAMESPACE_BODY_BYTES: usize = 16 << 20;
+
 impl ResponseCache {
-    /// The body of `list` stamped with `second`: the cached one, or the
-    /// one `write` makes (cached for later requests unless it failed).
+    /// The body of `key` stamped with `second`: the cached one, or the one
+    /// `write` makes (cached for later requests unless it failed).
     /// Concurrent requests for a list wait for the first one's body rather
-    /// than each writing their own.
+    /// than each writing their own; requests for other lists do not wait.
     pub async fn get_or_write<F, Fut, E>(
         &self,
-        list: &'static str,
+        key: ListKey,
         second: &str,
         write: F,
     ) -> Result<bytes::Bytes, E>
@@ -175,22 +192,53 @@ impl ResponseCache {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<bytes::Bytes, E>>,
     {
-        let mut slots = self.slots.lock().await;
-        if let Some(cached) = slots
-            .iter()
-            .find(|cached| cached.list == list && cached.second == second)
-        {
-            return Ok(cached.body.clone());
+        let cell = {
+            let mut slots = self
+                .slots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match slots
+                .iter()
+                .find(|cached| cached.key == key && cached.second == second)
+            {
+                Some(cached) => Arc::clone(&cached.body),
+                None => {
+                    // One body per list: an older second's is of no more use.
+                    slots.retain(|cached| cached.key != key);
+                    let cell = Arc::new(tokio::sync::OnceCell::new());
+                    slots.push(CachedBody {
+                        key: key.clone(),
+                        second: second.to_owned(),
+                        body: Arc::clone(&cell),
+                    });
+                    cell
+                }
+            }
+        };
+        let body = cell.get_or_try_init(write).await.cloned()?;
+        if key.namespace.is_some() {
+            let mut slots = self
+                .slots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            evict_namespaces(&mut slots);
         }
-        let body = write().await?;
-        // One body per list: an older second's is of no more use.
-        slots.retain(|cached| cached.list != list);
-        slots.push(CachedBody {
-            list,
-            second: second.to_owned(),
-            body: body.clone(),
-        });
         Ok(body)
+    }
+}
+
+/// Drops the oldest namespace bodies until those left are within
+/// [`MAX_NAMESPACE_BODY_BYTES`]; the newest one stays whatever its size.
+fn evict_namespaces(slots: &mut Vec<CachedBody>) {
+    let size = |cached: &CachedBody| cached.body.get().map_or(0, bytes::Bytes::len);
+    let namespaced = |cached: &CachedBody| cached.key.namespace.is_some();
+    let mut held: usize = slots.iter().filter(|c| namespaced(c)).map(size).sum();
+    while held > MAX_NAMESPACE_BODY_BYTES && slots.iter().filter(|c| namespaced(c)).count() > 1 {
+        let Some(oldest) = slots.iter().position(namespaced) else {
+            break;
+        };
+        held -= size(&slots[oldest]);
+        slots.remove(oldest);
     }
 }
 
@@ -788,6 +836,20 @@ mod tests {
         assert_eq!(names, ["p0", "p1", "p2"]);
     }
 
+    fn all(list: &'static str) -> ListKey {
+        ListKey {
+            list,
+            namespace: None,
+        }
+    }
+
+    fn namespace(name: &str) -> ListKey {
+        ListKey {
+            list: "pods",
+            namespace: Some(name.to_owned()),
+        }
+    }
+
     #[tokio::test]
     async fn a_whole_list_is_written_once_per_second() {
         let cache = ResponseCache::default();
@@ -796,30 +858,82 @@ mod tests {
             writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             async move { Ok::<_, ()>(bytes::Bytes::from_static(text.as_bytes())) }
         };
-        let first = cache.get_or_write("pods", "12:00:00", || write("a")).await;
-        let again = cache.get_or_write("pods", "12:00:00", || write("b")).await;
+        let first = cache
+            .get_or_write(all("pods"), "12:00:00", || write("a"))
+            .await;
+        let again = cache
+            .get_or_write(all("pods"), "12:00:00", || write("b"))
+            .await;
         assert_eq!((first, again), (Ok("a".into()), Ok("a".into())));
         assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
         // Another list, another second: written anew.
-        let nodes = cache.get_or_write("nodes", "12:00:00", || write("n")).await;
-        let later = cache.get_or_write("pods", "12:00:01", || write("c")).await;
+        let nodes = cache
+            .get_or_write(all("nodes"), "12:00:00", || write("n"))
+            .await;
+        let later = cache
+            .get_or_write(all("pods"), "12:00:01", || write("c"))
+            .await;
         assert_eq!((nodes, later), (Ok("n".into()), Ok("c".into())));
         // A failure is not kept.
         let failed = cache
-            .get_or_write("pods", "12:00:02", || async {
+            .get_or_write(all("pods"), "12:00:02", || async {
                 Err::<bytes::Bytes, _>("no")
             })
             .await;
         assert_eq!(failed, Err("no"));
-        let retried = cache.get_or_write("pods", "12:00:02", || write("d")).await;
+        let retried = cache
+            .get_or_write(all("pods"), "12:00:02", || write("d"))
+            .await;
         assert_eq!(retried, Ok("d".into()));
         assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 4);
         // A copied snapshot starts empty.
         let copy = cache.clone();
         assert_eq!(
-            copy.get_or_write("pods", "12:00:02", || write("e")).await,
+            copy.get_or_write(all("pods"), "12:00:02", || write("e"))
+                .await,
             Ok("e".into())
         );
+    }
+
+    #[tokio::test]
+    async fn namespace_lists_are_cached_within_a_bound() {
+        let cache = ResponseCache::default();
+        let writes = std::sync::atomic::AtomicUsize::new(0);
+        let big = || {
+            writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async { Ok::<_, ()>(bytes::Bytes::from(vec![b' '; MAX_NAMESPACE_BODY_BYTES / 2])) }
+        };
+        for name in ["a", "b", "a", "b"] {
+            cache
+                .get_or_write(namespace(name), "12:00:00", big)
+                .await
+                .unwrap();
+        }
+        // Two namespaces fit: each was written once.
+        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // A third pushes the oldest out, not the whole list.
+        cache
+            .get_or_write(all("pods"), "12:00:00", big)
+            .await
+            .unwrap();
+        cache
+            .get_or_write(namespace("c"), "12:00:00", big)
+            .await
+            .unwrap();
+        cache
+            .get_or_write(namespace("b"), "12:00:00", big)
+            .await
+            .unwrap();
+        cache
+            .get_or_write(all("pods"), "12:00:00", big)
+            .await
+            .unwrap();
+        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 4);
+        cache
+            .get_or_write(namespace("a"), "12:00:00", big)
+            .await
+            .unwrap();
+        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 5);
     }
 
     #[test]

@@ -50,7 +50,7 @@ use self::encode::{
 use self::health::Probe;
 use self::select::ListOptions;
 use self::table::{Include, Output};
-use crate::view::Published;
+use crate::view::{ListKey, Published};
 
 pub use self::select::METRICS_GROUP;
 pub use self::status::{Status, StatusDetails};
@@ -307,10 +307,11 @@ fn ok_json<T: Serialize + ?Sized>(value: &T, size_hint: usize) -> Response {
     json(StatusCode::OK, to_json(value, size_hint))
 }
 
-/// Answers a request for a whole list (no namespace, selector or watch,
-/// as JSON) from the snapshot's response cache: `write` runs on the
+/// Answers a request for a whole list (every object, or every pod of a
+/// namespace; no selector or watch; as JSON) from the snapshot's response
+/// cache: `write` runs on the
 /// blocking pool only for the first request of a second.
-async fn whole_list<F>(published: Arc<Published>, list: &'static str, write: F) -> Response
+async fn whole_list<F>(published: Arc<Published>, key: ListKey, write: F) -> Response
 where
     F: FnOnce(&Published, &ResponseTime) -> Vec<u8> + Send + 'static,
 {
@@ -319,7 +320,7 @@ where
     let snapshot = Arc::clone(&published);
     let body = published
         .responses
-        .get_or_write(list, &second, move || async move {
+        .get_or_write(key, &second, move || async move {
             tokio::task::spawn_blocking(move || bytes::Bytes::from(write(&snapshot, &now))).await
         })
         .await;
@@ -387,7 +388,11 @@ async fn node_metrics_list(
     };
     let published = state.published.load_full();
     if matches!(output, Output::Json) && params.whole_list() {
-        return whole_list(published, "nodes", |published, now| {
+        let key = ListKey {
+            list: "nodes",
+            namespace: None,
+        };
+        return whole_list(published, key, |published, now| {
             to_json(
                 &ListBody {
                     kind: "NodeMetricsList",
@@ -509,9 +514,14 @@ async fn pod_metrics_list_in(
         Err(status) => return status_response(&status),
     };
     let published = state.published.load_full();
-    if matches!(output, Output::Json) && namespace.is_none() && params.whole_list() {
-        return whole_list(published, "pods", |published, now| {
-            encode::pod_metrics_list_json(published.pod_metrics.iter(), now)
+    if matches!(output, Output::Json) && params.whole_list() {
+        let key = ListKey {
+            list: "pods",
+            namespace: namespace.clone(),
+        };
+        return whole_list(published, key, move |published, now| {
+            let pods = select::all_pod_metrics(published, namespace.as_deref());
+            encode::pod_metrics_list_json(pods.iter(), now)
         })
         .await;
     }

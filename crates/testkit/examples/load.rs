@@ -1,0 +1,175 @@
+//! Latency of one URL under concurrent clients, for `bench/scale.sh`:
+//! `--clients` threads, each on its own keep-alive HTTP/1.1 connection,
+//! send `--requests` GETs in all and print `p50 / p99` in milliseconds
+//! (time from writing the request to the last byte of the body).
+//!
+//! It replaces a `curl` process per request, whose start-up (a few ms) was
+//! most of what a small answer measured. Plain HTTP on loopback only.
+//!
+//!   load --url http://127.0.0.1:18801/apis/metrics.k8s.io/v1beta1/pods --clients 20 --requests 40
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// No request may take longer than this.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn main() {
+    let mut url = String::new();
+    let mut clients = 20;
+    let mut requests = 100;
+    let mut accept_gzip = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--url" => url = args.next().unwrap_or_default(),
+            "--clients" => clients = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--requests" => requests = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--gzip" => accept_gzip = true,
+            _ => usage(),
+        }
+    }
+    let Some((host, path)) = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(host, path)| (host.to_owned(), format!("/{path}")))
+    else {
+        usage()
+    };
+    if clients == 0 || requests == 0 {
+        usage();
+    }
+
+    let next = AtomicUsize::new(0);
+    let mut times: Vec<Duration> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients)
+            .map(|_| scope.spawn(|| worker(&host, &path, accept_gzip, requests, &next)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    if times.len() < requests {
+        eprintln!("load: only {} of {requests} requests answered", times.len());
+        std::process::exit(1);
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+    println!(
+        "{:.1} / {:.1}",
+        at(0.50).as_secs_f64() * 1000.0,
+        at(0.99).as_secs_f64() * 1000.0
+    );
+}
+
+fn usage() -> ! {
+    eprintln!("usage: load --url http://HOST:PORT/PATH [--clients N] [--requests N] [--gzip]");
+    std::process::exit(2);
+}
+
+/// Takes requests from the shared count until all are sent; the time of
+/// each answered one.
+fn worker(
+    host: &str,
+    path: &str,
+    accept_gzip: bool,
+    requests: usize,
+    next: &AtomicUsize,
+) -> Vec<Duration> {
+    let mut times = Vec::new();
+    let mut connection: Option<BufReader<TcpStream>> = None;
+    let mut body = Vec::new();
+    while next.fetch_add(1, Ordering::Relaxed) < requests {
+        if connection.is_none() {
+            connection = TcpStream::connect(host)
+                .and_then(|stream| {
+                    stream.set_read_timeout(Some(TIMEOUT))?;
+                    stream.set_write_timeout(Some(TIMEOUT))?;
+                    stream.set_nodelay(true)?;
+                    Ok(BufReader::with_capacity(64 * 1024, stream))
+                })
+                .ok();
+        }
+        let Some(reader) = connection.as_mut() else {
+            eprintln!("load: cannot connect to {host}");
+            return times;
+        };
+        let started = Instant::now();
+        match get(reader, host, path, accept_gzip, &mut body) {
+            Ok(200) => times.push(started.elapsed()),
+            Ok(status) => eprintln!("load: HTTP {status} for {path}"),
+            Err(error) => {
+                eprintln!("load: {error}");
+                connection = None;
+            }
+        }
+    }
+    times
+}
+
+/// One GET on a keep-alive connection; the status.
+fn get(
+    reader: &mut BufReader<TcpStream>,
+    host: &str,
+    path: &str,
+    accept_gzip: bool,
+    body: &mut Vec<u8>,
+) -> std::io::Result<u16> {
+    let encoding = if accept_gzip {
+        "Accept-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    write!(
+        reader.get_mut(),
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n{encoding}\r\n"
+    )?;
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let (mut length, mut chunked) = (None, false);
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
+            }
+        }
+    }
+    body.clear();
+    if chunked {
+        loop {
+            line.clear();
+            reader.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim_end(), 16)
+                .map_err(|_| std::io::Error::other(format!("bad chunk size {line:?}")))?;
+            let start = body.len();
+            body.resize(start + size + 2, 0);
+            reader.read_exact(&mut body[start..])?;
+            body.truncate(start + size);
+            if size == 0 {
+                break;
+            }
+        }
+    } else {
+        let length = length.ok_or_else(|| std::io::Error::other("an answer with no length"))?;
+        body.resize(length, 0);
+        reader.read_exact(body)?;
+    }
+    Ok(status)
+}
