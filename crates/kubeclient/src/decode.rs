@@ -669,8 +669,7 @@ macro_rules! from_wire {
                 list: bool,
                 each: &mut dyn FnMut(Self),
             ) -> Result<(), protobuf::ProtobufError> {
-                envelope.$method(list)?.into_iter().for_each(each);
-                Ok(())
+                envelope.$method(list, each)
             }
         }
     };

@@ -171,33 +171,6 @@ struct PodPb {
     metadata: Option<ObjectMetaPb>,
 }
 
-/// The `…List` messages: metadata (1) is skipped, items are field 2.
-macro_rules! list_message {
-    ($list:ident, $item:ty) => {
-        #[derive(Clone, PartialEq, Message)]
-        struct $list {
-            #[prost(message, repeated, tag = "2")]
-            items: Vec<$item>,
-        }
-
-        impl Items for $item {
-            fn decode_list(raw: &[u8]) -> Result<Vec<Self>, prost::DecodeError> {
-                Ok($list::decode(raw)?.items)
-            }
-        }
-    };
-}
-
-/// An item message and how its list is decoded.
-trait Items: Message + Default + Sized {
-    fn decode_list(raw: &[u8]) -> Result<Vec<Self>, prost::DecodeError>;
-}
-
-list_message!(NodeMetricsListPb, NodeMetricsPb);
-list_message!(PodMetricsListPb, PodMetricsPb);
-list_message!(NodeListPb, NodePb);
-list_message!(PodListPb, PodPb);
-
 /// `metav1.StatusCause`.
 #[derive(Clone, PartialEq, Message)]
 pub struct StatusCausePb {
@@ -284,85 +257,106 @@ impl Envelope {
         ))
     }
 
-    /// One `NodeMetrics`, or the items of a `NodeMetricsList`.
-    pub fn node_metrics(&self, list: bool) -> Result<Vec<NodeMetrics>, ProtobufError> {
-        self.items::<NodeMetricsPb>(list)?
-            .into_iter()
-            .map(|m| {
-                Ok(NodeMetrics {
-                    kind: None,
-                    api_version: None,
-                    metadata: meta(m.metadata)?,
-                    timestamp: time(m.timestamp)?,
-                    window: window(m.window),
-                    usage: resources(m.usage)?,
-                })
-            })
-            .collect()
+    /// One `NodeMetrics`, or the items of a `NodeMetricsList`, each handed
+    /// to `each` as it is decoded.
+    pub fn node_metrics(
+        &self,
+        list: bool,
+        each: &mut dyn FnMut(NodeMetrics),
+    ) -> Result<(), ProtobufError> {
+        self.each_item::<NodeMetricsPb>(list, |m| {
+            each(NodeMetrics {
+                kind: None,
+                api_version: None,
+                metadata: meta(m.metadata)?,
+                timestamp: time(m.timestamp)?,
+                window: window(m.window),
+                usage: resources(m.usage)?,
+            });
+            Ok(())
+        })
     }
 
-    /// One `PodMetrics`, or the items of a `PodMetricsList`.
-    pub fn pod_metrics(&self, list: bool) -> Result<Vec<PodMetrics>, ProtobufError> {
-        self.items::<PodMetricsPb>(list)?
-            .into_iter()
-            .map(|m| {
-                Ok(PodMetrics {
-                    kind: None,
-                    api_version: None,
-                    metadata: meta(m.metadata)?,
-                    timestamp: time(m.timestamp)?,
-                    window: window(m.window),
-                    containers: m
-                        .containers
-                        .into_iter()
-                        .map(|c| {
-                            Ok(ContainerMetrics {
-                                name: c.name,
-                                usage: resources(c.usage)?,
-                            })
+    /// One `PodMetrics`, or the items of a `PodMetricsList`, each handed to
+    /// `each` as it is decoded.
+    pub fn pod_metrics(
+        &self,
+        list: bool,
+        each: &mut dyn FnMut(PodMetrics),
+    ) -> Result<(), ProtobufError> {
+        self.each_item::<PodMetricsPb>(list, |m| {
+            each(PodMetrics {
+                kind: None,
+                api_version: None,
+                metadata: meta(m.metadata)?,
+                timestamp: time(m.timestamp)?,
+                window: window(m.window),
+                containers: m
+                    .containers
+                    .into_iter()
+                    .map(|c| {
+                        Ok(ContainerMetrics {
+                            name: c.name,
+                            usage: resources(c.usage)?,
                         })
-                        .collect::<Result<_, ProtobufError>>()?,
-                })
-            })
-            .collect()
+                    })
+                    .collect::<Result<_, ProtobufError>>()?,
+            });
+            Ok(())
+        })
     }
 
-    /// One `Node`, or the items of a `NodeList`.
-    pub fn nodes(&self, list: bool) -> Result<Vec<Node>, ProtobufError> {
-        self.items::<NodePb>(list)?
-            .into_iter()
-            .map(|n| {
-                let status = n.status.unwrap_or_default();
-                Ok(Node {
-                    metadata: meta(n.metadata)?,
-                    status: NodeStatus {
-                        capacity: resources(status.capacity)?,
-                        allocatable: resources(status.allocatable)?,
-                    },
-                })
-            })
-            .collect()
+    /// One `Node`, or the items of a `NodeList`, each handed to `each`.
+    pub fn nodes(&self, list: bool, each: &mut dyn FnMut(Node)) -> Result<(), ProtobufError> {
+        self.each_item::<NodePb>(list, |n| {
+            let status = n.status.unwrap_or_default();
+            each(Node {
+                metadata: meta(n.metadata)?,
+                status: NodeStatus {
+                    capacity: resources(status.capacity)?,
+                    allocatable: resources(status.allocatable)?,
+                },
+            });
+            Ok(())
+        })
     }
 
-    /// One `Pod`, or the items of a `PodList`.
-    pub fn pods(&self, list: bool) -> Result<Vec<Pod>, ProtobufError> {
-        self.items::<PodPb>(list)?
-            .into_iter()
-            .map(|p| {
-                Ok(Pod {
-                    metadata: meta(p.metadata)?,
-                    ..Pod::default()
-                })
-            })
-            .collect()
+    /// One `Pod`, or the items of a `PodList`, each handed to `each`.
+    pub fn pods(&self, list: bool, each: &mut dyn FnMut(Pod)) -> Result<(), ProtobufError> {
+        self.each_item::<PodPb>(list, |p| {
+            each(Pod {
+                metadata: meta(p.metadata)?,
+                ..Pod::default()
+            });
+            Ok(())
+        })
     }
 
-    fn items<T: Items>(&self, list: bool) -> Result<Vec<T>, ProtobufError> {
-        if list {
-            Ok(T::decode_list(self.raw.as_slice())?)
-        } else {
-            Ok(vec![T::decode(self.raw.as_slice())?])
+    /// The object, or each item of a `…List` message (field 2, the list
+    /// metadata in field 1 skipped) decoded one at a time, so that a long
+    /// list is never held decoded. A malformed item fails where it is, as
+    /// Go's unmarshalling does.
+    fn each_item<T: Message + Default>(
+        &self,
+        list: bool,
+        mut each: impl FnMut(T) -> Result<(), ProtobufError>,
+    ) -> Result<(), ProtobufError> {
+        use prost::encoding::{DecodeContext, WireType, check_wire_type, decode_key, skip_field};
+        const ITEMS: u32 = 2;
+        if !list {
+            return each(T::decode(self.raw.as_slice())?);
         }
+        let mut raw = self.raw.as_slice();
+        while !raw.is_empty() {
+            let (tag, wire_type) = decode_key(&mut raw)?;
+            if tag == ITEMS {
+                check_wire_type(WireType::LengthDelimited, wire_type)?;
+                each(T::decode_length_delimited(&mut raw)?)?;
+            } else {
+                skip_field(wire_type, tag, &mut raw, DecodeContext::default())?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -458,5 +452,58 @@ mod tests {
         );
         let details = status.details.unwrap();
         assert_eq!(details.causes[0].field, "spec");
+    }
+
+    fn pod(name: &str) -> PodMetricsPb {
+        PodMetricsPb {
+            metadata: Some(ObjectMetaPb {
+                name: name.to_owned(),
+                namespace: "ns".to_owned(),
+                ..ObjectMetaPb::default()
+            }),
+            ..PodMetricsPb::default()
+        }
+    }
+
+    /// A `PodMetricsList`: list metadata (field 1), the items (field 2),
+    /// and a field this reader does not know (field 9, a varint).
+    fn pod_list(items: &[PodMetricsPb], after: &[u8]) -> Vec<u8> {
+        let mut raw = vec![0x0a, 0x00];
+        for item in items {
+            raw.push(0x12);
+            item.encode_length_delimited(&mut raw).unwrap();
+        }
+        raw.extend_from_slice(&[0x48, 0x07]);
+        raw.extend_from_slice(after);
+        raw
+    }
+
+    #[test]
+    fn list_items_are_handed_out_in_order() {
+        let raw = pod_list(&[pod("a"), pod("b")], &[]);
+        let envelope = open(&envelope("PodMetricsList", "metrics.k8s.io/v1beta1", raw)).unwrap();
+        let mut names = Vec::new();
+        envelope
+            .pod_metrics(true, &mut |pod| names.push(pod.metadata.name))
+            .unwrap();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_cut_list_fails_after_the_items_before_the_cut() {
+        // An item that announces 100 bytes and has 1.
+        let raw = pod_list(&[pod("a")], &[0x12, 100, 0x0a]);
+        let cut = open(&envelope("PodMetricsList", "metrics.k8s.io/v1beta1", raw)).unwrap();
+        let mut names = Vec::new();
+        let error = cut
+            .pod_metrics(true, &mut |pod| names.push(pod.metadata.name))
+            .unwrap_err();
+        assert_eq!(names, ["a"]);
+        assert!(error.to_string().contains("buffer underflow"), "{error}");
+        // Items as a varint: a wire type the list cannot have there.
+        let raw = pod_list(&[], &[0x10, 0x01]);
+        let varint_items =
+            open(&envelope("PodMetricsList", "metrics.k8s.io/v1beta1", raw)).unwrap();
+        assert!(varint_items.pod_metrics(true, &mut |_| {}).is_err());
     }
 }
