@@ -246,10 +246,10 @@ pub fn objects<T: FromWire>(
     Ok(objects)
 }
 
-/// Decodes a typed answer like `objects` (in the tests), handing each object to `each` as it is decoded, so that
-/// the decoded list is never held whole. On an error the objects handed
-/// out so far are to be dropped: kubectl reports the error and nothing
-/// else.
+/// Decodes a typed answer, handing each object to `each` as it is decoded,
+/// so that the decoded list is never held whole. On an error the objects
+/// handed out so far are to be dropped: kubectl reports the error and
+/// nothing else.
 pub fn each_object<T: FromWire>(
     answer: &Answer,
     resource: Resource<'_>,
@@ -324,7 +324,7 @@ pub fn each_object<T: FromWire>(
                     return Ok(());
                 }
             }
-            T::from_json(body, list, each).map_err(|error| {
+            from_json(body, list, each).map_err(|error| {
                 syntax().unwrap_or_else(|| {
                     let text =
                         type_error::<T>(body, list).unwrap_or_else(|| go_decode_error(&error));
@@ -372,14 +372,7 @@ fn type_error<T: FromWire>(body: &[u8], list: bool) -> Option<String> {
     let mut track = serde_path_to_error::Track::new();
     let mut json = serde_json::Deserializer::from_slice(body);
     let tracked = serde_path_to_error::Deserializer::new(&mut json, &mut track);
-    let mut ignore = |_: T| {};
-    let error = if list {
-        tracked
-            .deserialize_map(ListItems { each: &mut ignore })
-            .err()?
-    } else {
-        T::deserialize(tracked).err()?
-    };
+    let error = decode_into::<T, _>(tracked, list, &mut |_| {}).err()?;
     let path = track.path();
     let found = go_json_kind(&error.to_string())?;
     // The path's keys; whether the value that failed is an array element.
@@ -603,22 +596,34 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<'_, T> {
     }
 }
 
+/// One object, or a list's items, from JSON, each handed to `each`.
 fn from_json<T: DeserializeOwned>(
     body: &[u8],
     list: bool,
     each: &mut dyn FnMut(T),
 ) -> Result<(), serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    decode_into(&mut deserializer, list, each)?;
+    deserializer.end()
+}
+
+/// The one decoding rule of a typed answer, for any deserializer (the
+/// plain one, or the path-tracking one of [`type_error`]).
+fn decode_into<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    deserializer: D,
+    list: bool,
+    each: &mut dyn FnMut(T),
+) -> Result<(), D::Error> {
     if list {
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
-        deserializer.deserialize_map(ListItems { each })?;
-        deserializer.end()
+        deserializer.deserialize_map(ListItems { each })
     } else {
-        each(serde_json::from_slice::<T>(body)?);
+        each(T::deserialize(deserializer)?);
         Ok(())
     }
 }
 
-/// An object kubectl reads, in both wire formats.
+/// An object kubectl reads, in both wire formats (JSON through its
+/// `Deserialize`).
 pub trait FromWire: Sized + DeserializeOwned {
     /// Go's name of the list type (`PodMetricsList`).
     const GO_LIST: &'static str;
@@ -631,12 +636,6 @@ pub trait FromWire: Sized + DeserializeOwned {
     /// of its elements or values. `None` for a field not decoded by kubectl
     /// in a way worth wording (see [`type_error`]).
     fn go_field(path: &str, element: bool) -> Option<(&'static str, &'static str)>;
-    /// From JSON: one object, or a list's items, each handed to `each`.
-    fn from_json(
-        body: &[u8],
-        list: bool,
-        each: &mut dyn FnMut(Self),
-    ) -> Result<(), serde_json::Error>;
     /// From a protobuf envelope, each object handed to `each`.
     fn from_protobuf(
         envelope: &Envelope,
@@ -656,13 +655,6 @@ macro_rules! from_wire {
                 let (within, go_type) =
                     object_meta_field(path, element).or_else(|| ($fields)(path, element))?;
                 Some((if within.is_empty() { holder } else { within }, go_type))
-            }
-            fn from_json(
-                body: &[u8],
-                list: bool,
-                each: &mut dyn FnMut(Self),
-            ) -> Result<(), serde_json::Error> {
-                from_json(body, list, each)
             }
             fn from_protobuf(
                 envelope: &Envelope,

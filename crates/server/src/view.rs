@@ -193,10 +193,7 @@ impl ResponseCache {
         Fut: std::future::Future<Output = Result<bytes::Bytes, E>>,
     {
         let cell = {
-            let mut slots = self
-                .slots
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut slots = self.slots();
             match slots
                 .iter()
                 .find(|cached| cached.key == key && cached.second == second)
@@ -217,13 +214,17 @@ impl ResponseCache {
         };
         let body = cell.get_or_try_init(write).await.cloned()?;
         if key.namespace.is_some() {
-            let mut slots = self
-                .slots
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            evict_namespaces(&mut slots);
+            evict_namespaces(&mut self.slots());
         }
         Ok(body)
+    }
+
+    /// The slots, also after a panic elsewhere: they hold no invariant a
+    /// panic could break.
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<CachedBody>> {
+        self.slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

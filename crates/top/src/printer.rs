@@ -155,7 +155,12 @@ pub fn print_node_metrics(
         // name prints no percentages, as in kubectl, which deletes the entry.
         let resources = available.remove(name);
         let usage = &node.usage;
-        print_usage_row(&mut w, name, usage.get(CPU), usage.get(MEMORY), resources)?;
+        print_usage_row(
+            &mut w,
+            name,
+            Usage::of_list(usage),
+            node_percents(usage, resources),
+        )?;
     }
     for name in available.keys() {
         cell(&mut w, name)?;
@@ -320,13 +325,13 @@ impl PodTable {
                         cell(&mut w, &pod.namespace)?;
                     }
                     cell(&mut w, &pod.name)?;
-                    print_pod_usage_row(&mut w, &container.name, container.usage)?;
+                    print_usage_row(&mut w, &container.name, container.usage, [None; 2])?;
                 }
             } else {
                 if options.with_namespace {
                     cell(&mut w, &pod.namespace)?;
                 }
-                print_pod_usage_row(&mut w, &pod.name, pod.usage)?;
+                print_usage_row(&mut w, &pod.name, pod.usage, [None; 2])?;
             }
         }
 
@@ -344,7 +349,7 @@ impl PodTable {
                 cpu_milli: self.total.cpu.milli_value(),
                 memory_bytes: self.total.memory.value(),
             };
-            print_pod_usage_row(&mut w, "", total)?;
+            print_usage_row(&mut w, "", total, [None; 2])?;
         }
         w.flush()
     }
@@ -410,40 +415,36 @@ fn print_header(w: &mut impl Write, names: &[&str]) -> io::Result<()> {
     w.write_all(b"\n")
 }
 
-/// A pod or container row: the name, CPU and memory.
-fn print_pod_usage_row(w: &mut impl Write, name: &str, usage: Usage) -> io::Result<()> {
-    cell(w, name)?;
-    writeln!(
-        w,
-        "{}m\t{}Mi\t",
-        usage.cpu_milli,
-        usage.memory_bytes / (1024 * 1024)
-    )
-}
-
-/// A node row: the name, then CPU and memory (zero when missing), each followed
-/// by its percentage when `available` has that resource (kubectl's
-/// `printMetricsLine`).
+/// A row: the name, then CPU and memory, each followed by its percentage
+/// when there is one (kubectl's `printMetricsLine`).
 fn print_usage_row(
     w: &mut impl Write,
     name: &str,
-    cpu: Option<&Quantity>,
-    memory: Option<&Quantity>,
-    available: Option<&ResourceList>,
+    usage: Usage,
+    percents: [Option<i64>; 2],
 ) -> io::Result<()> {
     cell(w, name)?;
-    let cpu_milli = cpu.map_or(0, Quantity::milli_value);
-    write!(w, "{cpu_milli}m\t")?;
-    if let Some(total) = available.and_then(|list| list.get(CPU)) {
-        write!(w, "{}%\t", percent(cpu_milli, total.milli_value()))?;
+    write!(w, "{}m\t", usage.cpu_milli)?;
+    if let Some(percent) = percents[0] {
+        write!(w, "{percent}%\t")?;
     }
-    let memory_bytes = memory.map_or(0, Quantity::value);
-    write!(w, "{}Mi\t", memory_bytes / (1024 * 1024))?;
-    if let Some(total) = available.and_then(|list| list.get(MEMORY)) {
-        let memory_milli = memory.map_or(0, Quantity::milli_value);
-        write!(w, "{}%\t", percent(memory_milli, total.milli_value()))?;
+    write!(w, "{}Mi\t", usage.memory_bytes / (1024 * 1024))?;
+    if let Some(percent) = percents[1] {
+        write!(w, "{percent}%\t")?;
     }
     w.write_all(b"\n")
+}
+
+/// A node's percentages of `available` (allocatable or capacity): none for
+/// a resource the list does not have. Memory is compared in millis, as
+/// kubectl does.
+fn node_percents(usage: &ResourceList, available: Option<&ResourceList>) -> [Option<i64>; 2] {
+    let percent_of = |resource: &str| {
+        let total = available?.get(resource)?;
+        let used = usage.get(resource).map_or(0, Quantity::milli_value);
+        Some(percent(used, total.milli_value()))
+    };
+    [percent_of(CPU), percent_of(MEMORY)]
 }
 
 /// Go's `int64(float64(usage) / float64(available) * 100)` on amd64.
