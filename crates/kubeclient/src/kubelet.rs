@@ -1,9 +1,10 @@
 //! One bounded HTTP GET against a node's agent or kubelet.
 //!
-//! [`ScrapeClient`] is hyper-util's pooled client (HTTP/1.1 only, which is
-//! what a kubelet's metrics endpoints speak, at most two idle connections
-//! per node) over rustls with the ring provider. Every request is bounded
-//! three ways:
+//! [`ScrapeClient`] speaks HTTP/1.1 (what a kubelet's metrics endpoints
+//! speak) with hyper's connection API over rustls with the ring provider,
+//! and keeps at most one idle connection per node as a bare socket between
+//! scrapes (see [`IdleConnections`] for why not hyper-util's pool). Every
+//! request is bounded three ways:
 //!
 //! - **time**: one deadline covers connecting, the TLS handshake, the
 //!   response head and the whole body, so a node that accepts and then
@@ -48,14 +49,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant as StdInstant;
+
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, USER_AGENT};
-use hyper::{Request, Uri};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
+use hyper::client::conn::http1;
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HOST, HeaderValue, USER_AGENT};
+use hyper::{Request, Uri, Version};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
@@ -64,7 +69,9 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use thiserror::Error;
+use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
+use tower::ServiceExt as _;
 
 /// How the scrape client reaches nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,28 +380,24 @@ fn status_hint(code: u16, body: &str) -> &'static str {
 
 /// How many body bytes of a non-2xx answer are kept for the log.
 const STATUS_BODY_PREFIX: usize = 200;
-/// Idle pooled connections kept per node. The server asks a node one
-/// thing at a time (its metrics, then its pods when they changed), so one
-/// connection is reused all along; a second one, opened when two requests
-/// overlap (a node's first inventory reads its pods and its capacity
-/// together), is closed rather than kept idle: at 10,000 nodes each idle
-/// connection costs about 20 KiB.
-const IDLE_PER_HOST: usize = 1;
 /// Idle connections are closed after this; kubelets close theirs after
 /// 120 s, so closing first avoids reusing a connection being closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// A connection attempt gives up after this even when nobody waits for it
-/// any more: the pool finishes connects in the background after the
-/// request that started them timed out, and a black-holed address would
-/// otherwise keep them for the kernel's SYN retries (about two minutes).
+/// A connection attempt gives up after this even when the request's own
+/// deadline is later: a black-holed address would otherwise hold the
+/// attempt for the kernel's SYN retries (about two minutes).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const USER_AGENT_VALUE: &str = concat!("workingset-server/", env!("CARGO_PKG_VERSION"));
 
-/// A pooled, bounded HTTP(S) client for scraping nodes. Cheap to clone:
-/// clones share the pool and the token.
+/// A connection to a node, plain or TLS.
+type NodeStream = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+/// A bounded HTTP(S) client for scraping nodes. Cheap to clone: clones
+/// share the idle connections and the token.
 #[derive(Clone)]
 pub struct ScrapeClient {
-    http: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    connector: HttpsConnector<HttpConnector>,
+    idle: Arc<IdleConnections>,
     token: Option<Arc<TokenFile>>,
     max_body_bytes: usize,
 }
@@ -408,12 +411,97 @@ impl fmt::Debug for ScrapeClient {
     }
 }
 
-/// Each pooled connection's read buffer. hyper's own buffer grows with the
-/// bodies it reads and keeps its size while the connection idles between
-/// scrapes; with a connection per node that is tens of KiB times the
-/// nodes. A fixed 8 KiB (hyper's starting size) costs a few more reads per
-/// body and bounds the pool at 8 KiB per node.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// At most one idle connection per node (scheme and authority), kept as
+/// the bare socket (or TLS stream) between scrapes.
+///
+/// This is why the client is not hyper-util's pooled client: that pool
+/// keeps every idle connection as a running hyper connection, with its
+/// task, its request channel and its read and write buffers, about 27 KiB
+/// per node, which was 270 MiB of the server's memory at 10,000 nodes. Here
+/// hyper's HTTP/1 connection lives only for one request
+/// ([`hyper::client::conn::http1`]) and hands its stream back when the
+/// response is complete, so an idle node costs its socket. The server asks
+/// a node one thing at a time, so one idle connection per node is reused
+/// all along; a second one, opened when two requests overlap (a node's
+/// first inventory reads its pods and its capacity together), is closed
+/// rather than kept.
+#[derive(Default)]
+struct IdleConnections {
+    state: Mutex<IdleState>,
+}
+
+#[derive(Default)]
+struct IdleState {
+    by_origin: HashMap<Box<str>, IdleConnection>,
+    last_sweep: Option<StdInstant>,
+}
+
+struct IdleConnection {
+    stream: IdleStream,
+    since: StdInstant,
+}
+
+/// A stream kept between requests: a plain socket as it is (a few words),
+/// a TLS stream boxed (its session state is over a KiB inline).
+enum IdleStream {
+    Plain(TokioIo<TcpStream>),
+    Tls(Box<NodeStream>),
+}
+
+impl From<NodeStream> for IdleStream {
+    fn from(stream: NodeStream) -> Self {
+        match stream {
+            MaybeHttpsStream::Http(plain) => IdleStream::Plain(plain),
+            tls @ MaybeHttpsStream::Https(_) => IdleStream::Tls(Box::new(tls)),
+        }
+    }
+}
+
+impl From<IdleStream> for NodeStream {
+    fn from(stream: IdleStream) -> Self {
+        match stream {
+            IdleStream::Plain(plain) => MaybeHttpsStream::Http(plain),
+            IdleStream::Tls(tls) => *tls,
+        }
+    }
+}
+
+impl IdleConnections {
+    /// The idle connection to `origin`, if one is there and young enough.
+    fn take(&self, origin: &str) -> Option<NodeStream> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let idle = state.by_origin.remove(origin)?;
+        (idle.since.elapsed() < IDLE_TIMEOUT).then(|| idle.stream.into())
+    }
+
+    /// Keeps `stream` for the next request to `origin`. Now and then the
+    /// connections of nodes that are no longer asked are closed.
+    fn put(&self, origin: &str, stream: IdleStream) {
+        let now = StdInstant::now();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state
+            .last_sweep
+            .is_none_or(|last| now.duration_since(last) >= IDLE_TIMEOUT / 3)
+        {
+            state
+                .by_origin
+                .retain(|_, idle| now.duration_since(idle.since) < IDLE_TIMEOUT);
+            state.last_sweep = Some(now);
+        }
+        state
+            .by_origin
+            .insert(origin.into(), IdleConnection { stream, since: now });
+    }
+}
+
+/// What one request on one connection came to.
+enum Exchange {
+    /// A complete answer; the stream, when it can carry another request.
+    Done(Result<Vec<u8>, FetchError>, Option<IdleStream>),
+    /// The connection failed before any answer: on a reused connection,
+    /// the node most likely closed it while it was idle.
+    NoAnswer(FetchError),
+}
 
 impl ScrapeClient {
     /// Builds the client: TLS trust and the token are read now, so that a
@@ -434,12 +522,6 @@ impl ScrapeClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(IDLE_PER_HOST)
-            .pool_timer(TokioTimer::new())
-            .http1_read_buf_exact_size(READ_BUFFER_BYTES)
-            .build(connector);
         let token = options
             .token_file
             .as_deref()
@@ -447,7 +529,8 @@ impl ScrapeClient {
             .transpose()?
             .map(Arc::new);
         Ok(Self {
-            http,
+            connector,
+            idle: Arc::default(),
             token,
             max_body_bytes: options.max_body_bytes,
         })
@@ -472,67 +555,185 @@ impl ScrapeClient {
             reason,
         };
         let uri: Uri = url.parse().map_err(|e| invalid(format!("{e}")))?;
-        let mut request = Request::get(uri).header(USER_AGENT, USER_AGENT_VALUE);
-        if let Some(token) = &self.token {
-            request = request.header(AUTHORIZATION, token.header());
-        }
-        let request = request
-            .body(Empty::new())
-            .map_err(|e| invalid(format!("{e}")))?;
+        let origin = match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme @ ("http" | "https")), Some(authority)) => {
+                format!("{scheme}://{authority}")
+            }
+            (Some(scheme), Some(_)) => {
+                return Err(invalid(format!(
+                    "unsupported scheme {scheme:?}: use http:// or https://"
+                )));
+            }
+            _ => return Err(invalid("the URL needs a scheme and a host".to_owned())),
+        };
         let timed_out = |during| FetchError::Timeout {
             url: url.to_owned(),
             after: timeout,
             during,
         };
-
-        let response = timeout_at(deadline, self.http.request(request))
-            .await
-            .map_err(|_| timed_out("connecting or waiting for the response head"))?
-            .map_err(|error| classify(url, &error))?;
-        let status = response.status();
-        if !status.is_success() {
-            // The code matters more than the body: a body that does not
-            // arrive in time leaves the message without it.
-            let body = timeout_at(deadline, read_prefix(response.into_body()))
+        let mut reused = self.idle.take(&origin);
+        loop {
+            let was_reused = reused.is_some();
+            let stream = match reused.take() {
+                Some(stream) => stream,
+                // Boxed, as the exchange below: a caller that holds many
+                // requests not yet started (a tick's nodes waiting for their
+                // turn) then holds small futures, not these state machines.
+                None => timeout_at(
+                    deadline,
+                    Box::pin(self.connector.clone().oneshot(uri.clone())),
+                )
                 .await
-                .unwrap_or_default();
-            return Err(FetchError::Status {
-                url: url.to_owned(),
-                code: status.as_u16(),
-                body,
-            });
+                .map_err(|_| timed_out("connecting or waiting for the response head"))?
+                .map_err(|error| classify_connect(url, error.as_ref()))?,
+            };
+            let request = self.request(&uri).map_err(|e| invalid(format!("{e}")))?;
+            let head_received = AtomicBool::new(false);
+            let exchange = Box::pin(exchange(
+                url,
+                stream,
+                request,
+                max_body_bytes,
+                &head_received,
+            ));
+            match timeout_at(deadline, exchange).await {
+                Err(_) if head_received.load(Ordering::Relaxed) => {
+                    return Err(timed_out("reading the body"));
+                }
+                Err(_) => return Err(timed_out("connecting or waiting for the response head")),
+                Ok(Exchange::NoAnswer(_)) if was_reused => {
+                    tracing::debug!(
+                        url,
+                        "An idle connection was closed by the node; reconnecting"
+                    );
+                }
+                Ok(Exchange::NoAnswer(error)) => return Err(error),
+                Ok(Exchange::Done(result, stream)) => {
+                    if let Some(stream) = stream {
+                        self.idle.put(&origin, stream);
+                    }
+                    return result;
+                }
+            }
         }
-        let declared = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let too_large = |declared| FetchError::TooLarge {
-            url: url.to_owned(),
-            limit: max_body_bytes,
-            declared,
+    }
+
+    fn request(&self, uri: &Uri) -> Result<Request<Empty<Bytes>>, hyper::http::Error> {
+        // HTTP/1 on a connection of its own asks for the path only.
+        let target = uri
+            .path_and_query()
+            .map_or("/", hyper::http::uri::PathAndQuery::as_str);
+        let mut request = Request::get(target).header(USER_AGENT, USER_AGENT_VALUE);
+        if let Some(host) = uri.authority() {
+            request = request.header(HOST, host.as_str());
+        }
+        if let Some(token) = &self.token {
+            request = request.header(AUTHORIZATION, token.header());
+        }
+        request.body(Empty::new())
+    }
+}
+
+/// One GET on `stream`: hyper's HTTP/1 connection is driven beside the
+/// request and, once the answer is complete, gives the stream back if it
+/// can carry another request (HTTP/1.1 without `Connection: close`, nothing
+/// left unread).
+async fn exchange(
+    url: &str,
+    stream: NodeStream,
+    request: Request<Empty<Bytes>>,
+    max_body_bytes: usize,
+    head_received: &AtomicBool,
+) -> Exchange {
+    let (mut sender, mut connection) = match http1::handshake(stream).await {
+        Ok(parts) => parts,
+        Err(error) => return Exchange::NoAnswer(classify(url, &error)),
+    };
+    let conversation = async move {
+        let response = match sender.send_request(request).await {
+            Ok(response) => response,
+            Err(error) => return Err(Exchange::NoAnswer(classify(url, &error))),
         };
-        if let Some(length) = declared
-            && length > max_body_bytes as u64
-        {
-            return Err(too_large(declared));
+        head_received.store(true, Ordering::Relaxed);
+        let reusable = response.version() == Version::HTTP_11
+            && !response
+                .headers()
+                .get_all(CONNECTION)
+                .iter()
+                .any(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+        Ok((read_answer(url, response, max_body_bytes).await, reusable))
+    };
+    let mut conversation = std::pin::pin!(conversation);
+    // The connection is polled until the conversation is over; its end
+    // (an error, or the node closing) shows in the conversation too.
+    let mut connection_done = None;
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut conversation => break outcome,
+            done = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)), if connection_done.is_none() => {
+                connection_done = Some(done.is_ok());
+            }
         }
-        let initial = declared.map_or(0, |n| usize::try_from(n).unwrap_or(max_body_bytes));
-        let body = timeout_at(
-            deadline,
-            read_capped(response.into_body(), max_body_bytes, initial),
-        )
-        .await
-        .map_err(|_| timed_out("reading the body"))?;
-        match body {
-            Ok(body) => Ok(body),
-            Err(ReadError::TooLarge) => Err(too_large(declared)),
-            Err(ReadError::Body(error)) => Err(FetchError::Body {
-                url: url.to_owned(),
-                cause: error_chain(&error),
-                hint: None,
-            }),
-        }
+    };
+    let (result, reusable) = match outcome {
+        Ok(answer) => answer,
+        Err(no_answer) => return no_answer,
+    };
+    if !(reusable && result.is_ok()) {
+        return Exchange::Done(result, None);
+    }
+    // The sender is gone with the conversation, so an idle connection
+    // finishes at once.
+    let finished = match connection_done {
+        Some(finished) => finished,
+        None => std::future::poll_fn(|cx| connection.poll_without_shutdown(cx))
+            .await
+            .is_ok(),
+    };
+    let parts = connection.into_parts();
+    let stream = (finished && parts.read_buf.is_empty()).then(|| parts.io.into());
+    Exchange::Done(result, stream)
+}
+
+/// A response's body, or the error it stands for (a status other than
+/// 2xx, a body over the cap, a broken body).
+async fn read_answer(
+    url: &str,
+    response: hyper::Response<Incoming>,
+    max_body_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: url.to_owned(),
+            code: status.as_u16(),
+            body: read_prefix(response.into_body()).await,
+        });
+    }
+    let declared = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = |declared| FetchError::TooLarge {
+        url: url.to_owned(),
+        limit: max_body_bytes,
+        declared,
+    };
+    if let Some(length) = declared
+        && length > max_body_bytes as u64
+    {
+        return Err(too_large(declared));
+    }
+    let initial = declared.map_or(0, |n| usize::try_from(n).unwrap_or(max_body_bytes));
+    match read_capped(response.into_body(), max_body_bytes, initial).await {
+        Ok(body) => Ok(body),
+        Err(ReadError::TooLarge) => Err(too_large(declared)),
+        Err(ReadError::Body(error)) => Err(FetchError::Body {
+            url: url.to_owned(),
+            cause: error_chain(&error),
+            hint: None,
+        }),
     }
 }
 
@@ -573,14 +774,11 @@ async fn read_prefix(mut body: Incoming) -> String {
     String::from_utf8_lossy(&out).trim_end().to_owned()
 }
 
-/// Sorts a client error into the caller's categories.
-fn classify(url: &str, error: &hyper_util::client::legacy::Error) -> FetchError {
+/// Sorts an error from opening a connection (TCP, then TLS).
+fn classify_connect(url: &str, error: &(dyn StdError + Send + Sync + 'static)) -> FetchError {
+    let error: &(dyn StdError + 'static) = error;
     let causes = causes(error);
-    // The client's own wrapper ("client error (Connect)") says nothing the
-    // variant does not.
-    let cause = error
-        .source()
-        .map_or_else(|| error_chain(error), error_chain);
+    let cause = error_chain(error);
     if let Some(tls) = causes
         .iter()
         .find_map(|e| e.downcast_ref::<rustls::Error>())
@@ -591,29 +789,43 @@ fn classify(url: &str, error: &hyper_util::client::legacy::Error) -> FetchError 
             failure: tls_failure(tls),
         };
     }
-    if error.is_connect() {
-        let refused = causes.iter().any(|e| {
-            e.downcast_ref::<io::Error>()
-                .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
-        });
-        // hyper-util reports resolver failures as "dns error".
-        let failure = if refused {
-            ConnectFailure::Refused
-        } else if causes.iter().any(|e| e.to_string().contains("dns error")) {
-            ConnectFailure::Resolve
-        } else {
-            ConnectFailure::Other
-        };
-        return FetchError::Connect {
+    let refused = causes.iter().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
+    });
+    // hyper-util reports resolver failures as "dns error".
+    let failure = if refused {
+        ConnectFailure::Refused
+    } else if causes.iter().any(|e| e.to_string().contains("dns error")) {
+        ConnectFailure::Resolve
+    } else {
+        ConnectFailure::Other
+    };
+    FetchError::Connect {
+        url: url.to_owned(),
+        cause,
+        failure,
+    }
+}
+
+/// Sorts an error of an open connection: sending the request or reading
+/// the answer.
+fn classify(url: &str, error: &hyper::Error) -> FetchError {
+    let causes = causes(error);
+    let cause = error_chain(error);
+    if let Some(tls) = causes
+        .iter()
+        .find_map(|e| e.downcast_ref::<rustls::Error>())
+    {
+        return FetchError::Tls {
             url: url.to_owned(),
             cause,
-            failure,
+            failure: tls_failure(tls),
         };
     }
-    let hyper_error = causes.iter().find_map(|e| e.downcast_ref::<hyper::Error>());
-    let not_http = hyper_error.is_some_and(hyper::Error::is_parse);
+    let not_http = error.is_parse();
     // A TLS server given plain HTTP either answers garbage or hangs up.
-    let hung_up = hyper_error.is_some_and(hyper::Error::is_incomplete_message);
+    let hung_up = error.is_incomplete_message();
     let hint = if (not_http || hung_up) && url.starts_with("http://") {
         Some("if that port serves HTTPS, use an https:// URL")
     } else if not_http {

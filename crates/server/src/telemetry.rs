@@ -410,7 +410,7 @@ mod tests {
     use workingset_model::metrics::{Node, ObjectMeta, Pod};
 
     use super::*;
-    use crate::view::{NodeMetricsItem, PodMetricsItem};
+    use crate::view::{NodeMetricsItem, PodContainers, PodMetricsItem};
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(seconds).unwrap()
@@ -444,7 +444,7 @@ mod tests {
             }),
             timestamp,
             window: Duration::from_secs(15),
-            containers: Box::new([]),
+            containers: PodContainers::new(),
         }
     }
 

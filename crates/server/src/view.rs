@@ -49,6 +49,9 @@ pub struct NodeMetricsItem {
     pub bytes: u64,
 }
 
+/// A served pod's containers.
+pub type PodContainers = smallvec::SmallVec<[ContainerUsage; 2]>;
+
 /// A served `PodMetrics`: the pod's object (name, namespace, labels) and
 /// its containers' usage.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,8 +62,9 @@ pub struct PodMetricsItem {
     pub timestamp: Timestamp,
     /// That container's window.
     pub window: Duration,
-    /// Containers sorted by name; never empty.
-    pub containers: Box<[ContainerUsage]>,
+    /// Containers sorted by name; never empty. Inline up to two, so a
+    /// snapshot of 300,000 pods is one allocation, not 300,000.
+    pub containers: PodContainers,
 }
 
 impl NodeMetricsItem {
@@ -495,7 +499,7 @@ impl Listing {
             let first = self.pod(*entry);
             let (pod, usage) = match copies.clone().next() {
                 None => match own_report(*entry) {
-                    Reported::Here(usage) => (first, usage),
+                    Reported::Here(reported) => (first, reported.usage()),
                     Reported::NotHere => {
                         key.set(first);
                         (first, store.pod_usage(&key, now))

@@ -512,3 +512,111 @@ async fn refusals_have_outcomes_of_their_own() {
         assert_eq!(error.outcome(), outcome, "{code}");
     }
 }
+
+/// A keep-alive HTTP/1.1 server on loopback: every request on a connection
+/// gets a small 200 (with `connection: close` when `close_header`), and the
+/// connection is closed after `answers_per_connection` answers, as a
+/// kubelet closes connections that idled too long. Counts the connections
+/// it accepted; stopped when the handle is dropped.
+struct KeepAliveServer {
+    url: String,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for KeepAliveServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl KeepAliveServer {
+    async fn start(answers_per_connection: usize, close_header: bool) -> Self {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/metrics/resource", listener.local_addr().unwrap());
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                connections.spawn(async move {
+                    let mut pending = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    for _ in 0..answers_per_connection {
+                        while !pending.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match stream.read(&mut buffer).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => pending.extend_from_slice(&buffer[..n]),
+                            }
+                        }
+                        let end = pending.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                        pending.drain(..end + 4);
+                        let close = if close_header {
+                            "connection: close\r\n"
+                        } else {
+                            ""
+                        };
+                        let answer =
+                            format!("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n{close}\r\nok");
+                        if stream.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Closed after the last answer, without a word.
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        Self {
+            url,
+            accepted,
+            task,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn one_connection_per_node_is_kept_and_reused() {
+    let server = KeepAliveServer::start(usize::MAX, false).await;
+    let client = plain();
+    for _ in 0..5 {
+        assert_eq!(client.get(&server.url, TIMEOUT).await.unwrap(), b"ok");
+    }
+    assert_eq!(server.accepted(), 1);
+    // Clones share the idle connection.
+    assert_eq!(
+        client.clone().get(&server.url, TIMEOUT).await.unwrap(),
+        b"ok"
+    );
+    assert_eq!(server.accepted(), 1);
+}
+
+#[tokio::test]
+async fn a_connection_the_node_closed_while_idle_is_replaced_without_an_error() {
+    let server = KeepAliveServer::start(1, false).await;
+    let client = plain();
+    for round in 1..=4 {
+        // Give the node's close time to reach this side, as an idle
+        // timeout would.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let body = client.get(&server.url, TIMEOUT).await;
+        assert_eq!(body.unwrap(), b"ok", "round {round}");
+    }
+    assert_eq!(server.accepted(), 4);
+}
+
+#[tokio::test]
+async fn an_answer_that_says_connection_close_is_not_reused() {
+    let server = KeepAliveServer::start(usize::MAX, true).await;
+    let client = plain();
+    for _ in 0..3 {
+        assert_eq!(client.get(&server.url, TIMEOUT).await.unwrap(), b"ok");
+    }
+    assert_eq!(server.accepted(), 3);
+}
