@@ -388,10 +388,7 @@ fn scan_quoted(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
     loop {
         // Jump to the next quote or backslash; everything else is content.
-        let off = bytes
-            .get(i..)?
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\')?;
+        let off = memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
         i += off;
         if bytes.get(i) == Some(&b'"') {
             return Some((i + 1, escaped));
@@ -556,7 +553,7 @@ impl<'a> Parser<'a> {
         let (end, escaped) = scan_quoted(self.bytes, start)?;
         let inner = &self.text[start + 1..end - 1];
         // Raw newlines inside quotes are legal; keep line numbers honest.
-        self.line += inner.bytes().filter(|&b| b == b'\n').count();
+        self.line += memchr::memchr_iter(b'\n', inner.as_bytes()).count();
         self.pos = end;
         Some(unescape(inner, escaped))
     }

@@ -87,7 +87,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use workingset_model::rate::{self, CpuPoint};
+use workingset_model::rate;
 
 use std::borrow::Cow;
 
@@ -242,13 +242,13 @@ impl Series {
 
     /// The rate between `prev` and `last`, when there is an honest one.
     fn usage(&self) -> Option<Usage> {
-        let Previous {
-            point: earlier,
-            origin,
-        } = self.prev()?;
-        let later = self.last();
-        if let (Some(earlier_start), Some(later_start)) = (earlier.start_time, later.start_time)
-            && later_start < earlier_start
+        // On the packed integers: a snapshot asks this of every container
+        // every tick.
+        let origin = self.prev_origin?;
+        let (earlier, later) = (self.prev, self.last);
+        if earlier.start_ns != NO_START
+            && later.start_ns != NO_START
+            && later.start_ns < earlier.start_ns
         {
             return None;
         }
@@ -258,19 +258,12 @@ impl Series {
         {
             return None;
         }
-        let window = Duration::try_from(later.timestamp.duration_since(earlier.timestamp)).ok()?;
-        let cpu_nanocores = rate::nanocores(
-            CpuPoint {
-                usage_ns: earlier.cumulative_cpu_ns,
-                at: Duration::ZERO,
-            },
-            CpuPoint {
-                usage_ns: later.cumulative_cpu_ns,
-                at: window,
-            },
-        )?;
+        let window_ns = u64::try_from(later.at_ns.checked_sub(earlier.at_ns)?).ok()?;
+        let window = Duration::from_nanos(window_ns);
+        let cpu_nanocores =
+            rate::nanocores_over(earlier.cumulative_cpu_ns, later.cumulative_cpu_ns, window)?;
         Some(Usage {
-            timestamp: later.timestamp,
+            timestamp: later.unpack().timestamp,
             window,
             cpu_nanocores,
             memory_bytes: later.memory_working_set,
