@@ -380,7 +380,7 @@ pub struct Store {
     nodes: HashMap<Arc<str>, NodeEntry>,
     /// Which nodes report each pod (normally exactly one), so a pod is found
     /// without scanning every node.
-    pod_nodes: HashMap<Arc<PodRef>, Vec<Arc<str>>>,
+    pod_nodes: HashMap<Arc<PodRef>, ReportingNodes>,
     /// Number of (pod, node) reports: more than `pod_nodes.len()` when some
     /// pod is reported by two nodes.
     reports: usize,
@@ -388,6 +388,9 @@ pub struct Store {
     /// few names (`app`, `istio-proxy`) across thousands of pods.
     container_names: Interner,
 }
+
+/// The nodes that report a pod: one, inline, but during a move.
+type ReportingNodes = smallvec::SmallVec<[Arc<str>; 1]>;
 
 /// One shared copy of each string. Entries only the interner holds are
 /// dropped by [`Interner::prune`].
@@ -734,7 +737,7 @@ impl<'a> ReportedPods<'a> {
 }
 
 fn forget_pod_on_node(
-    pod_nodes: &mut HashMap<Arc<PodRef>, Vec<Arc<str>>>,
+    pod_nodes: &mut HashMap<Arc<PodRef>, ReportingNodes>,
     reports: &mut usize,
     pod: &PodRef,
     node: &str,
@@ -875,11 +878,14 @@ mod tests {
             assert_eq!(derived.len(), self.pod_nodes.len());
             assert_eq!(
                 self.reports,
-                self.pod_nodes.values().map(Vec::len).sum::<usize>()
+                self.pod_nodes
+                    .values()
+                    .map(|nodes| nodes.len())
+                    .sum::<usize>()
             );
             for (pod, nodes) in &self.pod_nodes {
                 let mut want = derived[&**pod].clone();
-                let mut have = nodes.clone();
+                let mut have = nodes.to_vec();
                 want.sort();
                 have.sort();
                 assert_eq!(want, have, "index of {pod:?}");
