@@ -894,6 +894,15 @@ fn is_tls(url: &str) -> bool {
     url.to_ascii_lowercase().starts_with("https://")
 }
 
+impl KubeArgs {
+    /// kubectl's check of `--request-timeout`, for the local mode, which
+    /// makes no request but takes the flag: a value kubectl refuses is
+    /// refused here too, with its message.
+    pub fn check_request_timeout(&self) -> Result<(), SourceError> {
+        parse_timeout(&self.request_timeout).map(|_| ())
+    }
+}
+
 /// kubectl's `ParseTimeout`: whole seconds, or a Go duration.
 fn parse_timeout(text: &str) -> Result<Option<Duration>, SourceError> {
     // An empty value is no override at all.

@@ -456,6 +456,9 @@ struct NodeState {
     inventory_failing: bool,
     /// When the inventory was last refreshed successfully.
     inventory_refreshed: Option<Timestamp>,
+    /// The last scrape had CPU counters that went backwards (and that was
+    /// logged at warn).
+    counters_going_backwards: bool,
 }
 
 /// The tick loop's state; owned by its task.
@@ -732,10 +735,26 @@ impl TickLoop {
         let seconds = resource_duration.as_secs_f64();
         match resource {
             Ok((scraped, received_at)) => {
-                self.store
+                let recorded = self
+                    .store
                     .record_samples(node, &scraped.samples(), received_at);
                 self.telemetry
                     .record_scrape(node, SUCCESS, resource_duration);
+                let resets = recorded.cpu_counter_resets;
+                if resets > 0 {
+                    self.telemetry.record_cpu_counter_resets(node, resets);
+                    if std::mem::replace(&mut state.counters_going_backwards, true) {
+                        tracing::debug!(node, series = resets, "CPU counters went backwards again");
+                    } else {
+                        tracing::warn!(
+                            node,
+                            series = resets,
+                            "CPU counters went backwards without a restart: no CPU rate across the drop for these series (is the node's kubelet or runtime resetting its counters?)"
+                        );
+                    }
+                } else if std::mem::take(&mut state.counters_going_backwards) {
+                    tracing::info!(node, "CPU counters move forward again");
+                }
                 // The pod count is only worked out when the line is logged.
                 if std::mem::take(&mut state.scrape_failing) {
                     tracing::info!(

@@ -145,6 +145,15 @@ pub struct PodUsage {
 /// inline up to two (most pods), so a snapshot costs no allocation per pod.
 pub type ContainerRates = smallvec::SmallVec<[(Arc<str>, u64, u64); 2]>;
 
+/// What recording one node's scrape noticed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Series (the node's, its containers') whose cumulative CPU went down
+    /// since the stored sample without a restart: no rate is taken across
+    /// it, and the server counts and logs it rather than drop it silently.
+    pub cpu_counter_resets: usize,
+}
+
 /// Where a stored previous point came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
@@ -238,6 +247,18 @@ impl Series {
 
     fn points(&self) -> usize {
         1 + usize::from(self.prev_origin.is_some())
+    }
+
+    /// Whether `new`, a later sample of the same series, has a smaller CPU
+    /// counter although nothing says the container restarted (its start
+    /// time is not after the stored sample): a counter reset the rate rules
+    /// skip, which [`Recorded`] makes visible.
+    fn went_backwards(&self, new: &MetricsPoint) -> bool {
+        let last = self.last;
+        let restarted = new.start_time.is_some_and(|start| {
+            i64::try_from(start.as_nanosecond()).unwrap_or(i64::MAX) >= last.at_ns
+        });
+        new.cumulative_cpu_ns < last.cumulative_cpu_ns && !restarted
     }
 
     /// The rate between `prev` and `last`, when there is an honest one.
@@ -437,7 +458,7 @@ impl Store {
 
     /// A successful scrape of `batch.node`, whose response arrived at
     /// `received_at`. Replaces the node's pods with the batch's.
-    pub fn record(&mut self, batch: NodeBatch, received_at: Timestamp) {
+    pub fn record(&mut self, batch: NodeBatch, received_at: Timestamp) -> Recorded {
         let containers = batch
             .pods
             .iter()
@@ -456,7 +477,7 @@ impl Store {
             node_point: batch.node_point,
             containers,
         };
-        self.record_samples(&batch.node, &samples, received_at);
+        self.record_samples(&batch.node, &samples, received_at)
     }
 
     /// A successful scrape of `node`, whose response arrived at
@@ -469,7 +490,8 @@ impl Store {
         node: &str,
         samples: &NodeSamples<'_>,
         received_at: Timestamp,
-    ) {
+    ) -> Recorded {
+        let mut recorded = Recorded::default();
         let name: Arc<str> = match self.nodes.get_key_value(node) {
             Some((name, _)) => Arc::clone(name),
             None => Arc::from(node),
@@ -480,6 +502,11 @@ impl Store {
         // A scrape without the node's own point gives the node no figures
         // (as in metrics-server); keeping the old ones would serve them
         // forever while the pods keep the node "successful".
+        if let (Some(stored), Some(point)) = (&entry.node, &samples.node_point)
+            && stored.went_backwards(point)
+        {
+            recorded.cpu_counter_resets += 1;
+        }
         entry.node = samples
             .node_point
             .map(|point| Series::next_node(entry.node.as_ref(), point));
@@ -530,6 +557,7 @@ impl Store {
                         ) =>
                 {
                     for ((_, series), (_, point)) in old.iter_mut().zip(group) {
+                        recorded.cpu_counter_resets += usize::from(series.went_backwards(point));
                         *series = Series::next_container(Some(series), *point, resolution);
                     }
                     old
@@ -546,6 +574,9 @@ impl Store {
                             Some((name, _)) => Arc::clone(name),
                             None => self.container_names.intern(container),
                         };
+                        recorded.cpu_counter_resets += usize::from(
+                            stored.is_some_and(|(_, series)| series.went_backwards(point)),
+                        );
                         let next =
                             Series::next_container(stored.map(|(_, s)| s), *point, resolution);
                         (name, next)
@@ -558,6 +589,7 @@ impl Store {
             forget_pod_on_node(&mut self.pod_nodes, &mut self.reports, &ended, &name);
         }
         entry.pods = pods;
+        recorded
     }
 
     /// A failed scrape of `node` at `at`. The node's points are kept (and
@@ -1648,6 +1680,36 @@ mod tests {
             2 => (0u8..4, time).prop_map(|(node, at_ms)| Op::Failure { node, at_ms }),
             1 => (0u8..5).prop_map(|keep_below| Op::Retain { keep_below }),
         ]
+    }
+
+    #[test]
+    fn counters_going_backwards_without_a_restart_are_reported() {
+        let mut store = Store::new(RESOLUTION);
+        let first = store.record(single(point(0, 5_000, 1), point(0, 900, 1)), at(0));
+        assert_eq!(first, Recorded::default(), "nothing stored yet");
+        // Both counters move forward: nothing to report.
+        let forward = store.record(single(point(15, 6_000, 1), point(15, 1_000, 1)), at(15));
+        assert_eq!(forward.cpu_counter_resets, 0);
+        // Both go down, no start time: the node's and the container's.
+        let down = store.record(single(point(30, 10, 1), point(30, 10, 1)), at(30));
+        assert_eq!(down.cpu_counter_resets, 2);
+        assert!(
+            store.pod_usage(&pod("p"), at(30)).is_none(),
+            "no rate across a drop"
+        );
+        // The container restarted after the stored sample: a reset that is
+        // explained, not reported.
+        let restarted = store.record(
+            single(point(45, 20, 1), started(point(45, 5, 1), 40)),
+            at(45),
+        );
+        assert_eq!(restarted.cpu_counter_resets, 0);
+        // A start time from before the stored sample explains nothing.
+        let unexplained = store.record(
+            single(point(60, 30, 1), started(point(60, 1, 1), 40)),
+            at(60),
+        );
+        assert_eq!(unexplained.cpu_counter_resets, 1);
     }
 
     proptest! {

@@ -66,6 +66,7 @@ struct NodeFigures {
     scrape_seconds_total: f64,
     scrapes: BTreeMap<&'static str, u64>,
     inventory_refreshes: BTreeMap<&'static str, u64>,
+    cpu_counter_resets: u64,
 }
 
 impl NodeFigures {
@@ -148,6 +149,15 @@ impl Telemetry {
         let mut state = self.state();
         if let Some(figures) = state.nodes.get_mut(node) {
             *figures.inventory_refreshes.entry(outcome).or_insert(0) += 1;
+        }
+    }
+
+    /// A scrape of `node` had `series` whose CPU counter went backwards
+    /// without a restart.
+    pub fn record_cpu_counter_resets(&self, node: &str, series: usize) {
+        let mut state = self.state();
+        if let Some(figures) = state.nodes.get_mut(node) {
+            figures.cpu_counter_resets += series as u64;
         }
     }
 
@@ -323,6 +333,14 @@ fn render_state(state: &State, exposition: &mut Exposition) {
             );
         }
     }
+    let resets = exposition.family(
+        "workingset_server_cpu_usage_drops_total",
+        "Series of each node (the node's, its containers') whose cumulative CPU went down between two scrapes without a restart; no rate is taken across such a drop",
+        MetricType::Counter,
+    );
+    for (node, figures) in &state.nodes {
+        resets.push(Sample::new(figures.cpu_counter_resets as f64).label("node", node.as_str()));
+    }
     let requests = exposition.family(
         "workingset_server_http_requests_total",
         "HTTP requests answered, by route and status code",
@@ -493,6 +511,8 @@ mod tests {
         telemetry.record_scrape("intruder", SUCCESS, Duration::from_millis(1));
         telemetry.record_inventory("n2", "connect");
         telemetry.record_inventory("intruder", "connect");
+        telemetry.record_cpu_counter_resets("n1", 2);
+        telemetry.record_cpu_counter_resets("n1", 1);
         telemetry.retain_nodes(|node| node != "intruder");
         telemetry.tick_finished(Duration::from_millis(250));
         telemetry.tick_finished(Duration::from_millis(750));
@@ -526,6 +546,8 @@ mod tests {
             "workingset_server_scrape_last_duration_seconds{node=\"n2\"} 10",
             "workingset_server_scrape_seconds_total{node=\"n1\"} 0.2",
             "workingset_server_inventory_refreshes_total{node=\"n2\",outcome=\"connect\"} 1",
+            "workingset_server_cpu_usage_drops_total{node=\"n1\"} 3",
+            "workingset_server_cpu_usage_drops_total{node=\"n2\"} 0",
             "workingset_server_ticks_total 2",
             "workingset_server_tick_seconds_total 1",
             "workingset_server_tick_last_duration_seconds 0.75",

@@ -323,6 +323,64 @@ async fn nodes_and_pods_are_served_with_their_rates() {
     assert!(TcpStream::connect(addr).await.is_err(), "still listening");
 }
 
+/// Counters that go down on every scrape (a broken runtime, or a kubelet
+/// whose counters reset): never a rate across the drop, and never silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_going_backwards_are_counted_not_served() {
+    let backwards = Figures {
+        node_cpu_step: -0.5,
+        container_cpu_step: -0.25,
+        ..A
+    };
+    let good = FakeAgent::start("web-a", A).await;
+    let bad = FakeAgent::start("web-back", backwards).await;
+    let server = start_with(vec![good.spec("node-a"), bad.spec("node-back")]).await;
+    let addr = server.local_addr();
+
+    let resets = "workingset_server_cpu_usage_drops_total{node=\"node-back\"}";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let (_, metrics) = get(addr, "/metrics").await;
+        // The node's and the container's series, on at least two scrapes.
+        if series(&metrics, resets).is_some_and(|n| n >= 4.0) {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no resets counted within 10 s:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        series(
+            &metrics,
+            "workingset_server_cpu_usage_drops_total{node=\"node-a\"}"
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
+    // The scrapes themselves succeed; the figures are what is wrong.
+    assert!(
+        series(
+            &metrics,
+            "workingset_server_scrapes_total{node=\"node-back\",outcome=\"success\"}"
+        )
+        .is_some_and(|n| n >= 2.0),
+        "{metrics}"
+    );
+    let nodes = wait_for_json(addr, "/apis/metrics.k8s.io/v1beta1/nodes", |list| {
+        !names(list).is_empty()
+    })
+    .await;
+    assert_eq!(names(&nodes), ["node-a"], "{nodes}");
+    let pods = get(addr, "/apis/metrics.k8s.io/v1beta1/pods").await.1;
+    assert!(!pods.contains("web-back"), "{pods}");
+
+    tokio::time::timeout(Duration::from_secs(5), server.shutdown())
+        .await
+        .expect("shutdown within 5 s");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_node_does_not_delay_the_others_and_shutdown_is_bounded() {
     let good = FakeAgent::start("web-a", A).await;

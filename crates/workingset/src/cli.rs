@@ -191,7 +191,7 @@ pub struct LocalArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Time between the two samples that give CPU rates (Go duration: 1s, 500ms).
-    #[arg(long, global = true, default_value = "1s", value_name = "DURATION")]
+    #[arg(long, global = true, default_value = "1s", value_name = "DURATION", value_parser = parse_positive_duration)]
     pub window: GoDuration,
     /// Print tables as this kubectl release does (1.27 … 1.33).
     #[arg(long, global = true, default_value = "1.33", value_name = "VERSION")]
@@ -208,7 +208,7 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Time between the two local samples that give CPU rates (Go duration).
-    #[arg(long, global = true, default_value = "1s", value_name = "DURATION")]
+    #[arg(long, global = true, default_value = "1s", value_name = "DURATION", value_parser = parse_positive_duration)]
     pub window: GoDuration,
     /// Output format: `text` for people, `json` for machines (see docs/explain.md).
     #[arg(short = 'o', long, global = true, value_enum, default_value = "text")]
@@ -1088,6 +1088,15 @@ mod tests {
         assert_eq!(
             fail("workingset top node --window x").message,
             "error: invalid argument \"x\" for \"--window\" flag: time: invalid duration \"x\"\nSee 'workingset top node --help' for usage."
+        );
+        // Two samples at the same instant would make every rate 0m.
+        assert_eq!(
+            fail("workingset top pod -A --window 0s").message,
+            "error: invalid argument \"0s\" for \"--window\" flag: must be more than zero\nSee 'workingset top pod --help' for usage."
+        );
+        assert_eq!(
+            fail("workingset explain node --window 0").message,
+            "error: invalid argument \"0\" for \"--window\" flag: must be more than zero\nSee 'workingset explain node --help' for usage."
         );
     }
 

@@ -44,6 +44,10 @@ pub fn run_top(top: TopArgs) -> ExitCode {
                 }
             }
         } else {
+            if let Err(error) = top.kube.check_request_timeout() {
+                eprintln!("{error}");
+                return exit(1);
+            }
             let namespace = namespace_flag.unwrap_or_else(|| "default".to_owned());
             (
                 Box::new(LocalSource::new(top.local.local_machine())),

@@ -26,6 +26,7 @@ mod encode;
 mod health;
 #[cfg(test)]
 mod kubectl_tests;
+mod names;
 pub mod proxy;
 mod table;
 #[cfg(test)]
@@ -48,6 +49,7 @@ use self::encode::{
     ListBody, POD_BYTES, ResponseTime, ServedNodeMetrics, ServedPodMetrics, Typed, to_json,
 };
 use self::health::Probe;
+use self::names::{Name, NamespaceAndName};
 use self::select::ListOptions;
 use self::table::{Include, Output};
 use crate::view::{ListKey, Published};
@@ -451,7 +453,7 @@ async fn node_metrics_list(
 
 async fn node_metrics_get(
     State(state): State<ApiState>,
-    Path(name): Path<String>,
+    Name(name): Name,
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
@@ -495,7 +497,7 @@ async fn pod_metrics_list_all(
 
 async fn pod_metrics_list(
     state: State<ApiState>,
-    Path(namespace): Path<String>,
+    Name(namespace): Name,
     headers: HeaderMap,
     params: Query<Vec<(String, String)>>,
 ) -> Response {
@@ -560,7 +562,7 @@ async fn pod_metrics_list_in(
 
 async fn pod_metrics_get(
     State(state): State<ApiState>,
-    Path((namespace, name)): Path<(String, String)>,
+    NamespaceAndName(namespace, name): NamespaceAndName,
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
@@ -636,7 +638,7 @@ async fn nodes_list(
 
 async fn nodes_get(
     State(state): State<ApiState>,
-    Path(name): Path<String>,
+    Name(name): Name,
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
@@ -679,7 +681,7 @@ async fn pods_list_all(
 
 async fn pods_list(
     state: State<ApiState>,
-    Path(namespace): Path<String>,
+    Name(namespace): Name,
     headers: HeaderMap,
     params: Query<Vec<(String, String)>>,
 ) -> Response {
@@ -731,7 +733,7 @@ async fn pods_list_in(
 
 async fn pods_get(
     State(state): State<ApiState>,
-    Path((namespace, name)): Path<(String, String)>,
+    NamespaceAndName(namespace, name): NamespaceAndName,
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {

@@ -507,6 +507,49 @@ async fn missing_node_metrics_are_404s_worded_as_upstream() {
     );
 }
 
+/// A name whose percent-decoding is not UTF-8 is a name like any other:
+/// Go finds no such object and says so in a `Status` (each invalid byte
+/// written as U+FFFD by its JSON encoder), where axum's extractor would
+/// answer a plain-text 400.
+#[tokio::test]
+async fn names_that_are_not_utf8_get_the_api_s_not_found() {
+    let api = api(true);
+    let (code, body) = api.status(&format!("{METRICS_ROOT}/nodes/%ff")).await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        body,
+        not_found(
+            "node \"\u{fffd}\" not found",
+            json!({"name": "\u{fffd}", "kind": "node"})
+        )
+    );
+    let (code, body) = api
+        .status(&format!("{METRICS_ROOT}/namespaces/default/pods/a%ffb"))
+        .await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        body,
+        not_found(
+            "pods \"a\u{fffd}b\" not found",
+            json!({"name": "a\u{fffd}b", "kind": "pods"})
+        )
+    );
+    let (code, body) = api.status("/api/v1/nodes/%ff%fe").await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        body,
+        not_found(
+            "nodes \"\u{fffd}\u{fffd}\" not found",
+            json!({"name": "\u{fffd}\u{fffd}", "kind": "nodes"})
+        )
+    );
+    // Escapes that are UTF-8 decode as usual.
+    assert_eq!(
+        api.get(&format!("{METRICS_ROOT}/nodes/n%32")).await.code,
+        200
+    );
+}
+
 #[tokio::test]
 async fn node_metrics_selectors() {
     let api = api(false);

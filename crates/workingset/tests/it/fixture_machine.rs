@@ -334,6 +334,18 @@ fn kubectl_errors_come_out_as_kubectl_prints_them() {
         stderr(&output),
         "error: --sort-by accepts only cpu or memory\n"
     );
+    // The local mode makes no request, but refuses a timeout kubectl
+    // refuses (kubectl 1.30+ words it so), before it samples anything.
+    let output = run(
+        root.path(),
+        &["top", "pod", "-A", "--request-timeout", "abc"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)\n"
+    );
+    assert_eq!(stdout(&output), "");
 }
 
 #[test]
