@@ -779,14 +779,11 @@ fn classify_connect(url: &str, error: &(dyn StdError + Send + Sync + 'static)) -
     let error: &(dyn StdError + 'static) = error;
     let causes = causes(error);
     let cause = error_chain(error);
-    if let Some(tls) = causes
-        .iter()
-        .find_map(|e| e.downcast_ref::<rustls::Error>())
-    {
+    if let Some(failure) = tls_failure_in(&causes) {
         return FetchError::Tls {
             url: url.to_owned(),
             cause,
-            failure: tls_failure(tls),
+            failure,
         };
     }
     let refused = causes.iter().any(|e| {
@@ -813,14 +810,11 @@ fn classify_connect(url: &str, error: &(dyn StdError + Send + Sync + 'static)) -
 fn classify(url: &str, error: &hyper::Error) -> FetchError {
     let causes = causes(error);
     let cause = error_chain(error);
-    if let Some(tls) = causes
-        .iter()
-        .find_map(|e| e.downcast_ref::<rustls::Error>())
-    {
+    if let Some(failure) = tls_failure_in(&causes) {
         return FetchError::Tls {
             url: url.to_owned(),
             cause,
-            failure: tls_failure(tls),
+            failure,
         };
     }
     let not_http = error.is_parse();
@@ -838,6 +832,14 @@ fn classify(url: &str, error: &hyper::Error) -> FetchError {
         cause,
         hint,
     }
+}
+
+/// What failed in TLS, when a rustls error is among `causes`.
+fn tls_failure_in(causes: &[&(dyn StdError + 'static)]) -> Option<TlsFailure> {
+    causes
+        .iter()
+        .find_map(|e| e.downcast_ref::<rustls::Error>())
+        .map(tls_failure)
 }
 
 fn tls_failure(error: &rustls::Error) -> TlsFailure {
