@@ -130,17 +130,53 @@ pub async fn refresh(
     previous: Option<&NodeInventory>,
     timeout: Duration,
 ) -> Result<NodeInventory, InventoryError> {
+    refresh_with(client, spec, previous, timeout, true)
+        .await
+        .map(|refreshed| refreshed.inventory)
+}
+
+/// A refreshed inventory, and how asking for the node's capacity went when
+/// it was asked this time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refreshed {
+    /// The node and its pods.
+    pub inventory: NodeInventory,
+    /// `success`, or why the capacity is still not known (a fetch error's
+    /// outcome, `parse_error`, `missing`); `None` when it was not asked.
+    pub capacity: Option<&'static str>,
+}
+
+/// [`refresh`], asking for an unknown capacity only when `capacity_due`:
+/// `/metrics/cadvisor` is the largest body a node serves (tens of MB on a
+/// busy node), so a node whose capacity cannot be had is asked again on
+/// its periodic turn, not on every refresh its pods cause.
+pub async fn refresh_with(
+    client: &ScrapeClient,
+    spec: &NodeSpec,
+    previous: Option<&NodeInventory>,
+    timeout: Duration,
+    capacity_due: bool,
+) -> Result<Refreshed, InventoryError> {
     let deadline = Instant::now() + timeout;
     let known_capacity = previous
         .map(|p| &p.node.status)
         .filter(|status| status.capacity.contains_key(CPU) && status.capacity.contains_key(MEMORY));
     let capacity = async {
         match known_capacity {
-            Some(status) => status.capacity.clone(),
-            None => fetch_capacity(client, spec, deadline, previous.is_none()).await,
+            Some(status) => (status.capacity.clone(), None),
+            None if capacity_due => {
+                let (capacity, outcome) =
+                    fetch_capacity(client, spec, deadline, previous.is_none()).await;
+                (capacity, Some(outcome))
+            }
+            None => (
+                previous.map_or_else(ResourceList::new, |p| p.node.status.capacity.clone()),
+                None,
+            ),
         }
     };
-    let (pods, capacity) = tokio::join!(fetch_pods(client, spec, deadline), capacity);
+    let (pods, (capacity, capacity_outcome)) =
+        tokio::join!(fetch_pods(client, spec, deadline), capacity);
     let mut pods = pods?;
     // The Pod objects the standalone server serves say where they run, as
     // the apiserver's do, so that tools can reach the node (its proxy).
@@ -155,9 +191,12 @@ pub async fn refresh(
     // long as the inventory lives (50 MB at 10,000 nodes).
     let mut shared = Vec::with_capacity(pods.len());
     shared.extend(pods.into_iter().map(Arc::new));
-    Ok(NodeInventory {
-        node: Arc::new(node_object(spec, capacity)),
-        pods: shared,
+    Ok(Refreshed {
+        inventory: NodeInventory {
+            node: Arc::new(node_object(spec, capacity)),
+            pods: shared,
+        },
+        capacity: capacity_outcome,
     })
 }
 
@@ -322,26 +361,29 @@ fn pods_from_summary(body: &[u8]) -> Result<Vec<Pod>, String> {
         .collect())
 }
 
-/// `cpu` and `memory` from cAdvisor's machine metrics; empty (and logged)
-/// when they cannot be had.
+/// `cpu` and `memory` from cAdvisor's machine metrics, and the request's
+/// outcome; empty (and logged) when they cannot be had.
 async fn fetch_capacity(
     client: &ScrapeClient,
     spec: &NodeSpec,
     deadline: Instant,
     first: bool,
-) -> ResourceList {
+) -> (ResourceList, &'static str) {
     let url = format!("{}{CADVISOR_PATH}", spec.url);
-    let problem = match client
+    let (outcome, problem) = match client
         .get_limited(&url, left(deadline), CADVISOR_MAX_BODY_BYTES)
         .await
     {
         // Half is better than nothing; the missing half is asked again.
         Ok(body) => match capacity_from_cadvisor(&body) {
-            Ok(capacity) if !capacity.is_empty() => return capacity,
-            Ok(_) => format!("{MACHINE_CPU_CORES} and {MACHINE_MEMORY_BYTES} are missing"),
-            Err(error) => error,
+            Ok(capacity) if !capacity.is_empty() => return (capacity, crate::telemetry::SUCCESS),
+            Ok(_) => (
+                "missing",
+                format!("{MACHINE_CPU_CORES} and {MACHINE_MEMORY_BYTES} are missing"),
+            ),
+            Err(error) => ("parse_error", error),
         },
-        Err(error) => error.to_string(),
+        Err(error) => (error.outcome(), error.to_string()),
     };
     // Said once loudly; retries say it quietly.
     if first {
@@ -349,7 +391,7 @@ async fn fetch_capacity(
     } else {
         tracing::debug!(node = %spec.name, %problem, "Still no capacity for this node");
     }
-    ResourceList::new()
+    (ResourceList::new(), outcome)
 }
 
 /// Capacity from a `/metrics/cadvisor` body: the first usable

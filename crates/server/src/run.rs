@@ -429,6 +429,8 @@ struct NodeScrape {
     /// `None` when the inventory is not the node's to give (Kubernetes
     /// mode) or did not need a refresh this tick.
     inventory: Option<Result<NodeInventory, Failure>>,
+    /// How asking for the node's capacity went, when it was asked.
+    capacity: Option<&'static str>,
 }
 
 impl NodeScrape {
@@ -443,6 +445,7 @@ impl NodeScrape {
             resource: Err(Failure::new(outcome, message)),
             resource_duration: duration,
             inventory,
+            capacity: None,
         }
     }
 }
@@ -723,6 +726,7 @@ impl TickLoop {
             resource,
             resource_duration,
             inventory,
+            capacity,
         } = scrape;
         let spec = &target.spec;
         if !self.states.contains_key(&spec.name) {
@@ -784,6 +788,9 @@ impl TickLoop {
                     );
                 }
             }
+        }
+        if let Some(outcome) = capacity {
+            self.telemetry.record_capacity_request(node, outcome);
         }
         match inventory {
             None => {}
@@ -939,14 +946,27 @@ async fn scrape_node_now(
         Err(error) => Err(Failure::new(error.outcome(), error)),
     };
     let resource_duration = started.elapsed();
+    let mut capacity = None;
     let inventory = match inventory {
         InventoryPlan::FromApiServer => None,
         InventoryPlan::Standalone { previous, periodic } => {
             let scraped = resource.as_ref().ok().map(|(scraped, _)| scraped.pods());
             if inventory_is_stale(previous.as_ref(), periodic, scraped) {
+                // An unknown capacity is asked for with the first inventory
+                // and on the node's periodic turn.
+                let capacity_due = previous.is_none() || periodic;
+                let refreshed = inventory::refresh_with(
+                    &client,
+                    spec,
+                    previous.as_ref(),
+                    timeout(),
+                    capacity_due,
+                )
+                .await;
+                capacity = refreshed.as_ref().ok().and_then(|r| r.capacity);
                 Some(
-                    inventory::refresh(&client, spec, previous.as_ref(), timeout())
-                        .await
+                    refreshed
+                        .map(|r| r.inventory)
                         .map_err(|error| Failure::new(error.outcome(), error)),
                 )
             } else {
@@ -959,6 +979,7 @@ async fn scrape_node_now(
         resource,
         resource_duration,
         inventory,
+        capacity,
     }
 }
 

@@ -66,6 +66,7 @@ struct NodeFigures {
     scrape_seconds_total: f64,
     scrapes: BTreeMap<&'static str, u64>,
     inventory_refreshes: BTreeMap<&'static str, u64>,
+    capacity_requests: BTreeMap<&'static str, u64>,
     cpu_counter_resets: u64,
 }
 
@@ -149,6 +150,15 @@ impl Telemetry {
         let mut state = self.state();
         if let Some(figures) = state.nodes.get_mut(node) {
             *figures.inventory_refreshes.entry(outcome).or_insert(0) += 1;
+        }
+    }
+
+    /// A request for `node`'s capacity (`/metrics/cadvisor`) ended with
+    /// `outcome`.
+    pub fn record_capacity_request(&self, node: &str, outcome: &'static str) {
+        let mut state = self.state();
+        if let Some(figures) = state.nodes.get_mut(node) {
+            *figures.capacity_requests.entry(outcome).or_insert(0) += 1;
         }
     }
 
@@ -327,6 +337,20 @@ fn render_state(state: &State, exposition: &mut Exposition) {
     for (node, figures) in &state.nodes {
         for (outcome, count) in &figures.inventory_refreshes {
             refreshes.push(
+                Sample::new(*count as f64)
+                    .label("node", node.as_str())
+                    .label("outcome", *outcome),
+            );
+        }
+    }
+    let capacity = exposition.family(
+        "workingset_server_capacity_requests_total",
+        "Requests for each node's capacity (/metrics/cadvisor, standalone mode), by outcome: success, missing (no machine_cpu_cores and machine_memory_bytes), parse_error, or the request's failure",
+        MetricType::Counter,
+    );
+    for (node, figures) in &state.nodes {
+        for (outcome, count) in &figures.capacity_requests {
+            capacity.push(
                 Sample::new(*count as f64)
                     .label("node", node.as_str())
                     .label("outcome", *outcome),
@@ -512,6 +536,8 @@ mod tests {
         telemetry.record_inventory("n2", "connect");
         telemetry.record_inventory("intruder", "connect");
         telemetry.record_cpu_counter_resets("n1", 2);
+        telemetry.record_capacity_request("n1", "too_large");
+        telemetry.record_capacity_request("n1", SUCCESS);
         telemetry.record_cpu_counter_resets("n1", 1);
         telemetry.retain_nodes(|node| node != "intruder");
         telemetry.tick_finished(Duration::from_millis(250));
@@ -547,6 +573,8 @@ mod tests {
             "workingset_server_scrape_seconds_total{node=\"n1\"} 0.2",
             "workingset_server_inventory_refreshes_total{node=\"n2\",outcome=\"connect\"} 1",
             "workingset_server_cpu_usage_drops_total{node=\"n1\"} 3",
+            "workingset_server_capacity_requests_total{node=\"n1\",outcome=\"success\"} 1",
+            "workingset_server_capacity_requests_total{node=\"n1\",outcome=\"too_large\"} 1",
             "workingset_server_cpu_usage_drops_total{node=\"n2\"} 0",
             "workingset_server_ticks_total 2",
             "workingset_server_tick_seconds_total 1",

@@ -311,6 +311,15 @@ async fn nodes_and_pods_are_served_with_their_rates() {
         .is_some_and(|n| n >= 2.0),
         "{metrics}"
     );
+    // The capacity was asked once, with the first inventory, and came.
+    assert_eq!(
+        series(
+            &metrics,
+            "workingset_server_capacity_requests_total{node=\"node-a\",outcome=\"success\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
     // Two containers and two nodes, at most two points each.
     assert!(
         series(&metrics, "workingset_server_points_stored").is_some_and(|n| n > 0.0 && n <= 8.0),

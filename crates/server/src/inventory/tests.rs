@@ -167,6 +167,60 @@ async fn without_capacity_the_refresh_goes_on_and_tries_again_next_time() {
     assert_eq!(cadvisor_answers.load(Ordering::SeqCst), 2);
 }
 
+/// An unknown capacity is asked for only when it is due (the first
+/// inventory, a node's periodic turn), each request's outcome reported.
+#[tokio::test]
+async fn an_unknown_capacity_is_asked_only_when_due() {
+    let cadvisor = Arc::new(std::sync::Mutex::new(Reply::status(
+        500,
+        "text/plain",
+        b"boom",
+    )));
+    let answer = Arc::clone(&cadvisor);
+    let server = TestServer::http(move |head| match path_of(head) {
+        "/pods" => Reply::ok(JSON, POD_LIST.as_bytes()),
+        "/metrics/cadvisor" => answer.lock().unwrap().clone(),
+        _ => Reply::status(404, "text/plain", b""),
+    })
+    .await;
+    let client = client();
+    let spec = spec(&server);
+    let cadvisor_requests = || {
+        paths(&server)
+            .iter()
+            .filter(|p| *p == "/metrics/cadvisor")
+            .count()
+    };
+
+    let first = refresh_with(&client, &spec, None, TIMEOUT, true)
+        .await
+        .unwrap();
+    assert_eq!(first.capacity, Some("http_status"));
+    assert!(first.inventory.node.status.capacity.is_empty());
+    assert_eq!(cadvisor_requests(), 1);
+
+    // A refresh its pods caused: not asked again.
+    let between = refresh_with(&client, &spec, Some(&first.inventory), TIMEOUT, false)
+        .await
+        .unwrap();
+    assert_eq!(between.capacity, None);
+    assert_eq!(between.inventory.pods.len(), 2);
+    assert_eq!(cadvisor_requests(), 1);
+
+    for (reply, outcome) in [
+        (Reply::ok(TEXT, b"<html>"), "parse_error"),
+        (Reply::ok(TEXT, b"container_scrape_error 0\n"), "missing"),
+        (Reply::ok(TEXT, CADVISOR.as_bytes()), "success"),
+    ] {
+        *cadvisor.lock().unwrap() = reply;
+        let due = refresh_with(&client, &spec, Some(&first.inventory), TIMEOUT, true)
+            .await
+            .unwrap();
+        assert_eq!(due.capacity, Some(outcome));
+    }
+    assert_eq!(cadvisor_requests(), 4);
+}
+
 #[test]
 fn capacity_comes_from_the_first_usable_machine_samples() {
     let capacity = capacity_from_cadvisor(
