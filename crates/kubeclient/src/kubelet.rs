@@ -42,16 +42,14 @@
 //! port and the agent's loopback default, a name mismatch names the
 //! address confusion metrics-server users often hit.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
-
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant as StdInstant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant as StdInstant, SystemTime};
 
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::{Bytes, Incoming};
@@ -594,6 +592,7 @@ impl ScrapeClient {
                 stream,
                 request,
                 max_body_bytes,
+                deadline,
                 &head_received,
             ));
             match timeout_at(deadline, exchange).await {
@@ -643,6 +642,7 @@ async fn exchange(
     stream: NodeStream,
     request: Request<Empty<Bytes>>,
     max_body_bytes: usize,
+    deadline: Instant,
     head_received: &AtomicBool,
 ) -> Exchange {
     let (mut sender, mut connection) = match http1::handshake(stream).await {
@@ -661,7 +661,8 @@ async fn exchange(
                 .get_all(CONNECTION)
                 .iter()
                 .any(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
-        Ok((read_answer(url, response, max_body_bytes).await, reusable))
+        let answer = read_answer(url, response, max_body_bytes, deadline).await;
+        Ok((answer, reusable))
     };
     let mut conversation = std::pin::pin!(conversation);
     // The connection is polled until the conversation is over; its end
@@ -701,13 +702,21 @@ async fn read_answer(
     url: &str,
     response: hyper::Response<Incoming>,
     max_body_bytes: usize,
+    deadline: Instant,
 ) -> Result<Vec<u8>, FetchError> {
     let status = response.status();
     if !status.is_success() {
+        // The code matters more than the body: a body that does not arrive
+        // in time leaves the message without it. (This inner deadline is
+        // the request's own; tokio polls the inner future first, so it
+        // ends the read before the exchange's timeout would.)
+        let body = timeout_at(deadline, read_prefix(response.into_body()))
+            .await
+            .unwrap_or_default();
         return Err(FetchError::Status {
             url: url.to_owned(),
             code: status.as_u16(),
-            body: read_prefix(response.into_body()).await,
+            body,
         });
     }
     let declared = response

@@ -264,16 +264,15 @@ impl Envelope {
         list: bool,
         each: &mut dyn FnMut(NodeMetrics),
     ) -> Result<(), ProtobufError> {
-        self.each_item::<NodeMetricsPb>(list, |m| {
-            each(NodeMetrics {
+        self.each_item(list, each, |m: NodeMetricsPb| {
+            Ok(NodeMetrics {
                 kind: None,
                 api_version: None,
                 metadata: meta(m.metadata)?,
                 timestamp: time(m.timestamp)?,
                 window: window(m.window),
                 usage: resources(m.usage)?,
-            });
-            Ok(())
+            })
         })
     }
 
@@ -284,8 +283,8 @@ impl Envelope {
         list: bool,
         each: &mut dyn FnMut(PodMetrics),
     ) -> Result<(), ProtobufError> {
-        self.each_item::<PodMetricsPb>(list, |m| {
-            each(PodMetrics {
+        self.each_item(list, each, |m: PodMetricsPb| {
+            Ok(PodMetrics {
                 kind: None,
                 api_version: None,
                 metadata: meta(m.metadata)?,
@@ -301,57 +300,56 @@ impl Envelope {
                         })
                     })
                     .collect::<Result<_, ProtobufError>>()?,
-            });
-            Ok(())
+            })
         })
     }
 
     /// One `Node`, or the items of a `NodeList`, each handed to `each`.
     pub fn nodes(&self, list: bool, each: &mut dyn FnMut(Node)) -> Result<(), ProtobufError> {
-        self.each_item::<NodePb>(list, |n| {
+        self.each_item(list, each, |n: NodePb| {
             let status = n.status.unwrap_or_default();
-            each(Node {
+            Ok(Node {
                 metadata: meta(n.metadata)?,
                 status: NodeStatus {
                     capacity: resources(status.capacity)?,
                     allocatable: resources(status.allocatable)?,
                 },
-            });
-            Ok(())
+            })
         })
     }
 
     /// One `Pod`, or the items of a `PodList`, each handed to `each`.
     pub fn pods(&self, list: bool, each: &mut dyn FnMut(Pod)) -> Result<(), ProtobufError> {
-        self.each_item::<PodPb>(list, |p| {
-            each(Pod {
+        self.each_item(list, each, |p: PodPb| {
+            Ok(Pod {
                 metadata: meta(p.metadata)?,
                 ..Pod::default()
-            });
-            Ok(())
+            })
         })
     }
 
     /// The object, or each item of a `…List` message (field 2, the list
-    /// metadata in field 1 skipped) decoded one at a time, so that a long
-    /// list is never held decoded. A malformed item fails where it is, as
-    /// Go's unmarshalling does.
-    fn each_item<T: Message + Default>(
+    /// metadata in field 1 skipped) decoded one at a time and made a model
+    /// object by `convert`, so that a long list is never held decoded. A
+    /// malformed item fails where it is, as Go's unmarshalling does.
+    fn each_item<P: Message + Default, T>(
         &self,
         list: bool,
-        mut each: impl FnMut(T) -> Result<(), ProtobufError>,
+        each: &mut dyn FnMut(T),
+        convert: impl Fn(P) -> Result<T, ProtobufError>,
     ) -> Result<(), ProtobufError> {
         use prost::encoding::{DecodeContext, WireType, check_wire_type, decode_key, skip_field};
         const ITEMS: u32 = 2;
         if !list {
-            return each(T::decode(self.raw.as_slice())?);
+            each(convert(P::decode(self.raw.as_slice())?)?);
+            return Ok(());
         }
         let mut raw = self.raw.as_slice();
         while !raw.is_empty() {
             let (tag, wire_type) = decode_key(&mut raw)?;
             if tag == ITEMS {
                 check_wire_type(WireType::LengthDelimited, wire_type)?;
-                each(T::decode_length_delimited(&mut raw)?)?;
+                each(convert(P::decode_length_delimited(&mut raw)?)?);
             } else {
                 skip_field(wire_type, tag, &mut raw, DecodeContext::default())?;
             }

@@ -122,19 +122,6 @@ impl InventoryError {
     }
 }
 
-/// Asks the node at `spec` for its pods and, until known, its capacity.
-/// `previous` is the last inventory of this node, whose capacity is reused.
-pub async fn refresh(
-    client: &ScrapeClient,
-    spec: &NodeSpec,
-    previous: Option<&NodeInventory>,
-    timeout: Duration,
-) -> Result<NodeInventory, InventoryError> {
-    refresh_with(client, spec, previous, timeout, true)
-        .await
-        .map(|refreshed| refreshed.inventory)
-}
-
 /// A refreshed inventory, and how asking for the node's capacity went when
 /// it was asked this time.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,11 +133,13 @@ pub struct Refreshed {
     pub capacity: Option<&'static str>,
 }
 
-/// [`refresh`], asking for an unknown capacity only when `capacity_due`:
+/// Asks the node at `spec` for its pods and, until known, its capacity.
+/// `previous` is the last inventory of this node, whose capacity is
+/// reused. An unknown capacity is asked for only when `capacity_due`:
 /// `/metrics/cadvisor` is the largest body a node serves (tens of MB on a
 /// busy node), so a node whose capacity cannot be had is asked again on
 /// its periodic turn, not on every refresh its pods cause.
-pub async fn refresh_with(
+pub async fn refresh(
     client: &ScrapeClient,
     spec: &NodeSpec,
     previous: Option<&NodeInventory>,

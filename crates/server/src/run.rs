@@ -744,15 +744,15 @@ impl TickLoop {
                     .record_samples(node, &scraped.samples(), received_at);
                 self.telemetry
                     .record_scrape(node, SUCCESS, resource_duration);
-                let resets = recorded.cpu_counter_resets;
-                if resets > 0 {
-                    self.telemetry.record_cpu_counter_resets(node, resets);
+                let drops = recorded.cpu_usage_drops;
+                if drops > 0 {
+                    self.telemetry.record_cpu_usage_drops(node, drops);
                     if std::mem::replace(&mut state.counters_going_backwards, true) {
-                        tracing::debug!(node, series = resets, "CPU counters went backwards again");
+                        tracing::debug!(node, series = drops, "CPU counters went backwards again");
                     } else {
                         tracing::warn!(
                             node,
-                            series = resets,
+                            series = drops,
                             "CPU counters went backwards without a restart: no CPU rate across the drop for these series (is the node's kubelet or runtime resetting its counters?)"
                         );
                     }
@@ -955,14 +955,9 @@ async fn scrape_node_now(
                 // An unknown capacity is asked for with the first inventory
                 // and on the node's periodic turn.
                 let capacity_due = previous.is_none() || periodic;
-                let refreshed = inventory::refresh_with(
-                    &client,
-                    spec,
-                    previous.as_ref(),
-                    timeout(),
-                    capacity_due,
-                )
-                .await;
+                let refreshed =
+                    inventory::refresh(&client, spec, previous.as_ref(), timeout(), capacity_due)
+                        .await;
                 capacity = refreshed.as_ref().ok().and_then(|r| r.capacity);
                 Some(
                     refreshed

@@ -151,7 +151,7 @@ pub struct Recorded {
     /// Series (the node's, its containers') whose cumulative CPU went down
     /// since the stored sample without a restart: no rate is taken across
     /// it, and the server counts and logs it rather than drop it silently.
-    pub cpu_counter_resets: usize,
+    pub cpu_usage_drops: usize,
 }
 
 /// Where a stored previous point came from.
@@ -194,6 +194,11 @@ struct PackedPoint {
 
 const NO_START: i64 = i64::MIN;
 
+/// `at` in nanoseconds since the epoch, saturated past 2262.
+fn packed_ns(at: Timestamp) -> i64 {
+    i64::try_from(at.as_nanosecond()).unwrap_or(i64::MAX)
+}
+
 impl PackedPoint {
     const EMPTY: PackedPoint = PackedPoint {
         at_ns: 0,
@@ -203,14 +208,13 @@ impl PackedPoint {
     };
 
     fn pack(point: MetricsPoint) -> Self {
-        let ns = |at: Timestamp| i64::try_from(at.as_nanosecond()).unwrap_or(i64::MAX);
         Self {
-            at_ns: ns(point.timestamp),
+            at_ns: packed_ns(point.timestamp),
             cumulative_cpu_ns: point.cumulative_cpu_ns,
             memory_working_set: point.memory_working_set,
             start_ns: point
                 .start_time
-                .map_or(NO_START, |start| ns(start).max(NO_START + 1)),
+                .map_or(NO_START, |start| packed_ns(start).max(NO_START + 1)),
         }
     }
 
@@ -254,11 +258,14 @@ impl Series {
     /// time is not after the stored sample): a counter reset the rate rules
     /// skip, which [`Recorded`] makes visible.
     fn went_backwards(&self, new: &MetricsPoint) -> bool {
-        let last = self.last;
-        let restarted = new.start_time.is_some_and(|start| {
-            i64::try_from(start.as_nanosecond()).unwrap_or(i64::MAX) >= last.at_ns
-        });
-        new.cumulative_cpu_ns < last.cumulative_cpu_ns && !restarted
+        new.cumulative_cpu_ns < self.last.cumulative_cpu_ns && !self.restarted_by(new)
+    }
+
+    /// Whether `new` is of another instance of the container: it started
+    /// at or after the stored sample.
+    fn restarted_by(&self, new: &MetricsPoint) -> bool {
+        new.start_time
+            .is_some_and(|start| packed_ns(start) >= self.last.at_ns)
     }
 
     /// The rate between `prev` and `last`, when there is an honest one.
@@ -315,10 +322,7 @@ impl Series {
 
     /// The series after a container's new point.
     fn next_container(stored: Option<&Series>, new: MetricsPoint, resolution: Duration) -> Series {
-        let restarted = stored.is_some_and(|stored| {
-            new.start_time
-                .is_some_and(|start| start >= stored.last().timestamp)
-        });
+        let restarted = stored.is_some_and(|stored| stored.restarted_by(&new));
         let kept = match stored {
             Some(stored) if !restarted => stored.kept_previous(new),
             _ => None,
@@ -505,7 +509,7 @@ impl Store {
         if let (Some(stored), Some(point)) = (&entry.node, &samples.node_point)
             && stored.went_backwards(point)
         {
-            recorded.cpu_counter_resets += 1;
+            recorded.cpu_usage_drops += 1;
         }
         entry.node = samples
             .node_point
@@ -557,7 +561,7 @@ impl Store {
                         ) =>
                 {
                     for ((_, series), (_, point)) in old.iter_mut().zip(group) {
-                        recorded.cpu_counter_resets += usize::from(series.went_backwards(point));
+                        recorded.cpu_usage_drops += usize::from(series.went_backwards(point));
                         *series = Series::next_container(Some(series), *point, resolution);
                     }
                     old
@@ -574,7 +578,7 @@ impl Store {
                             Some((name, _)) => Arc::clone(name),
                             None => self.container_names.intern(container),
                         };
-                        recorded.cpu_counter_resets += usize::from(
+                        recorded.cpu_usage_drops += usize::from(
                             stored.is_some_and(|(_, series)| series.went_backwards(point)),
                         );
                         let next =
@@ -1689,10 +1693,10 @@ mod tests {
         assert_eq!(first, Recorded::default(), "nothing stored yet");
         // Both counters move forward: nothing to report.
         let forward = store.record(single(point(15, 6_000, 1), point(15, 1_000, 1)), at(15));
-        assert_eq!(forward.cpu_counter_resets, 0);
+        assert_eq!(forward.cpu_usage_drops, 0);
         // Both go down, no start time: the node's and the container's.
         let down = store.record(single(point(30, 10, 1), point(30, 10, 1)), at(30));
-        assert_eq!(down.cpu_counter_resets, 2);
+        assert_eq!(down.cpu_usage_drops, 2);
         assert!(
             store.pod_usage(&pod("p"), at(30)).is_none(),
             "no rate across a drop"
@@ -1703,13 +1707,13 @@ mod tests {
             single(point(45, 20, 1), started(point(45, 5, 1), 40)),
             at(45),
         );
-        assert_eq!(restarted.cpu_counter_resets, 0);
+        assert_eq!(restarted.cpu_usage_drops, 0);
         // A start time from before the stored sample explains nothing.
         let unexplained = store.record(
             single(point(60, 30, 1), started(point(60, 1, 1), 40)),
             at(60),
         );
-        assert_eq!(unexplained.cpu_counter_resets, 1);
+        assert_eq!(unexplained.cpu_usage_drops, 1);
     }
 
     proptest! {

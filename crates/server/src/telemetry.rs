@@ -67,7 +67,7 @@ struct NodeFigures {
     scrapes: BTreeMap<&'static str, u64>,
     inventory_refreshes: BTreeMap<&'static str, u64>,
     capacity_requests: BTreeMap<&'static str, u64>,
-    cpu_counter_resets: u64,
+    cpu_usage_drops: u64,
 }
 
 impl NodeFigures {
@@ -164,10 +164,10 @@ impl Telemetry {
 
     /// A scrape of `node` had `series` whose CPU counter went backwards
     /// without a restart.
-    pub fn record_cpu_counter_resets(&self, node: &str, series: usize) {
+    pub fn record_cpu_usage_drops(&self, node: &str, series: usize) {
         let mut state = self.state();
         if let Some(figures) = state.nodes.get_mut(node) {
-            figures.cpu_counter_resets += series as u64;
+            figures.cpu_usage_drops += series as u64;
         }
     }
 
@@ -301,20 +301,13 @@ fn render_state(state: &State, exposition: &mut Exposition) {
     for (node, figures) in &state.nodes {
         total.push(Sample::new(figures.scrape_seconds_total).label("node", node.as_str()));
     }
-    let scrapes = exposition.family(
+    per_node_outcome(
+        exposition,
+        &state.nodes,
         "workingset_server_scrapes_total",
         "Scrapes of each node's /metrics/resource, by outcome",
-        MetricType::Counter,
+        |figures| &figures.scrapes,
     );
-    for (node, figures) in &state.nodes {
-        for (outcome, count) in &figures.scrapes {
-            scrapes.push(
-                Sample::new(*count as f64)
-                    .label("node", node.as_str())
-                    .label("outcome", *outcome),
-            );
-        }
-    }
     let last_outcome = exposition.family(
         "workingset_server_scrape_last_outcome",
         "1 for the outcome of the newest scrape of each node (success, timeout, tls, address, ...)",
@@ -329,41 +322,27 @@ fn render_state(state: &State, exposition: &mut Exposition) {
             );
         }
     }
-    let refreshes = exposition.family(
+    per_node_outcome(
+        exposition,
+        &state.nodes,
         "workingset_server_inventory_refreshes_total",
         "Refreshes of each node's inventory (node object and pods), by outcome",
-        MetricType::Counter,
+        |figures| &figures.inventory_refreshes,
     );
-    for (node, figures) in &state.nodes {
-        for (outcome, count) in &figures.inventory_refreshes {
-            refreshes.push(
-                Sample::new(*count as f64)
-                    .label("node", node.as_str())
-                    .label("outcome", *outcome),
-            );
-        }
-    }
-    let capacity = exposition.family(
+    per_node_outcome(
+        exposition,
+        &state.nodes,
         "workingset_server_capacity_requests_total",
         "Requests for each node's capacity (/metrics/cadvisor, standalone mode), by outcome: success, missing (no machine_cpu_cores and machine_memory_bytes), parse_error, or the request's failure",
-        MetricType::Counter,
+        |figures| &figures.capacity_requests,
     );
-    for (node, figures) in &state.nodes {
-        for (outcome, count) in &figures.capacity_requests {
-            capacity.push(
-                Sample::new(*count as f64)
-                    .label("node", node.as_str())
-                    .label("outcome", *outcome),
-            );
-        }
-    }
-    let resets = exposition.family(
+    let drops = exposition.family(
         "workingset_server_cpu_usage_drops_total",
         "Series of each node (the node's, its containers') whose cumulative CPU went down between two scrapes without a restart; no rate is taken across such a drop",
         MetricType::Counter,
     );
     for (node, figures) in &state.nodes {
-        resets.push(Sample::new(figures.cpu_counter_resets as f64).label("node", node.as_str()));
+        drops.push(Sample::new(figures.cpu_usage_drops as f64).label("node", node.as_str()));
     }
     let requests = exposition.family(
         "workingset_server_http_requests_total",
@@ -431,6 +410,26 @@ fn counter(exposition: &mut Exposition, name: &'static str, help: &'static str, 
     exposition
         .family(name, help, MetricType::Counter)
         .push(Sample::new(value));
+}
+
+/// A counter per node and outcome, from the counts `of` each node keeps.
+fn per_node_outcome(
+    exposition: &mut Exposition,
+    nodes: &BTreeMap<String, NodeFigures>,
+    name: &'static str,
+    help: &'static str,
+    of: impl Fn(&NodeFigures) -> &BTreeMap<&'static str, u64>,
+) {
+    let family = exposition.family(name, help, MetricType::Counter);
+    for (node, figures) in nodes {
+        for (outcome, count) in of(figures) {
+            family.push(
+                Sample::new(*count as f64)
+                    .label("node", node.as_str())
+                    .label("outcome", *outcome),
+            );
+        }
+    }
 }
 
 fn unix_seconds(at: Timestamp) -> f64 {
@@ -535,10 +534,10 @@ mod tests {
         telemetry.record_scrape("intruder", SUCCESS, Duration::from_millis(1));
         telemetry.record_inventory("n2", "connect");
         telemetry.record_inventory("intruder", "connect");
-        telemetry.record_cpu_counter_resets("n1", 2);
+        telemetry.record_cpu_usage_drops("n1", 2);
         telemetry.record_capacity_request("n1", "too_large");
         telemetry.record_capacity_request("n1", SUCCESS);
-        telemetry.record_cpu_counter_resets("n1", 1);
+        telemetry.record_cpu_usage_drops("n1", 1);
         telemetry.retain_nodes(|node| node != "intruder");
         telemetry.tick_finished(Duration::from_millis(250));
         telemetry.tick_finished(Duration::from_millis(750));

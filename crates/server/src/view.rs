@@ -168,6 +168,22 @@ pub struct ListKey {
     pub namespace: Option<String>,
 }
 
+impl ListKey {
+    /// Every node.
+    pub const NODES: ListKey = ListKey {
+        list: "nodes",
+        namespace: None,
+    };
+
+    /// Every pod of `namespace`, or every pod.
+    pub fn pods(namespace: Option<String>) -> Self {
+        Self {
+            list: "pods",
+            namespace,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct CachedBody {
     key: ListKey,
@@ -842,17 +858,14 @@ mod tests {
     }
 
     fn all(list: &'static str) -> ListKey {
-        ListKey {
-            list,
-            namespace: None,
+        match list {
+            "nodes" => ListKey::NODES,
+            _ => ListKey::pods(None),
         }
     }
 
     fn namespace(name: &str) -> ListKey {
-        ListKey {
-            list: "pods",
-            namespace: Some(name.to_owned()),
-        }
+        ListKey::pods(Some(name.to_owned()))
     }
 
     #[tokio::test]
@@ -908,36 +921,19 @@ mod tests {
             writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             async { Ok::<_, ()>(bytes::Bytes::from(vec![b' '; MAX_NAMESPACE_BODY_BYTES / 2])) }
         };
+        let fetch = |key: ListKey| cache.get_or_write(key, "12:00:00", big);
         for name in ["a", "b", "a", "b"] {
-            cache
-                .get_or_write(namespace(name), "12:00:00", big)
-                .await
-                .unwrap();
+            fetch(namespace(name)).await.unwrap();
         }
         // Two namespaces fit: each was written once.
         assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 2);
         // A third pushes the oldest out, not the whole list.
-        cache
-            .get_or_write(all("pods"), "12:00:00", big)
-            .await
-            .unwrap();
-        cache
-            .get_or_write(namespace("c"), "12:00:00", big)
-            .await
-            .unwrap();
-        cache
-            .get_or_write(namespace("b"), "12:00:00", big)
-            .await
-            .unwrap();
-        cache
-            .get_or_write(all("pods"), "12:00:00", big)
-            .await
-            .unwrap();
+        fetch(all("pods")).await.unwrap();
+        fetch(namespace("c")).await.unwrap();
+        fetch(namespace("b")).await.unwrap();
+        fetch(all("pods")).await.unwrap();
         assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 4);
-        cache
-            .get_or_write(namespace("a"), "12:00:00", big)
-            .await
-            .unwrap();
+        fetch(namespace("a")).await.unwrap();
         assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 5);
     }
 

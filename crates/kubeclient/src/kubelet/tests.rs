@@ -74,6 +74,25 @@ async fn a_non_2xx_answer_is_an_error_with_the_code_and_the_start_of_the_body() 
         "{message}"
     );
 
+    // A status whose body never comes is still that status.
+    let stalled = TestServer::http(|_| {
+        Reply::ThenHang(
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 100\r\n\r\nno d".to_vec(),
+        )
+    })
+    .await;
+    let error = plain()
+        .get(
+            &stalled.url("http", "/metrics/resource"),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, FetchError::Status { code: 503, .. }),
+        "{error:?}"
+    );
+
     let unauthorized =
         TestServer::http(|_| Reply::status(401, "text/plain", b"Unauthorized\n")).await;
     let error = plain()

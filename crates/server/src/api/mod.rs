@@ -390,11 +390,7 @@ async fn node_metrics_list(
     };
     let published = state.published.load_full();
     if matches!(output, Output::Json) && params.whole_list() {
-        let key = ListKey {
-            list: "nodes",
-            namespace: None,
-        };
-        return whole_list(published, key, |published, now| {
+        return whole_list(published, ListKey::NODES, |published, now| {
             to_json(
                 &ListBody {
                     kind: "NodeMetricsList",
@@ -517,10 +513,7 @@ async fn pod_metrics_list_in(
     };
     let published = state.published.load_full();
     if matches!(output, Output::Json) && params.whole_list() {
-        let key = ListKey {
-            list: "pods",
-            namespace: namespace.clone(),
-        };
+        let key = ListKey::pods(namespace.clone());
         return whole_list(published, key, move |published, now| {
             let pods = select::all_pod_metrics(published, namespace.as_deref());
             encode::pod_metrics_list_json(pods.iter(), now)

@@ -41,6 +41,18 @@ machine_cpu_cores{boot_id=\"b\",machine_id=\"m\",system_uuid=\"u\"} 4 1735787055
 machine_memory_bytes{boot_id=\"b\",machine_id=\"m\",system_uuid=\"u\"} 8e+09 1735787055250
 ";
 
+/// A refresh that may ask for the capacity, its inventory only.
+async fn refresh(
+    client: &ScrapeClient,
+    spec: &NodeSpec,
+    previous: Option<&NodeInventory>,
+    timeout: Duration,
+) -> Result<NodeInventory, InventoryError> {
+    super::refresh(client, spec, previous, timeout, true)
+        .await
+        .map(|refreshed| refreshed.inventory)
+}
+
 fn client() -> ScrapeClient {
     ScrapeClient::new(&ClientOptions::default()).unwrap()
 }
@@ -192,7 +204,7 @@ async fn an_unknown_capacity_is_asked_only_when_due() {
             .count()
     };
 
-    let first = refresh_with(&client, &spec, None, TIMEOUT, true)
+    let first = super::refresh(&client, &spec, None, TIMEOUT, true)
         .await
         .unwrap();
     assert_eq!(first.capacity, Some("http_status"));
@@ -200,7 +212,7 @@ async fn an_unknown_capacity_is_asked_only_when_due() {
     assert_eq!(cadvisor_requests(), 1);
 
     // A refresh its pods caused: not asked again.
-    let between = refresh_with(&client, &spec, Some(&first.inventory), TIMEOUT, false)
+    let between = super::refresh(&client, &spec, Some(&first.inventory), TIMEOUT, false)
         .await
         .unwrap();
     assert_eq!(between.capacity, None);
@@ -213,7 +225,7 @@ async fn an_unknown_capacity_is_asked_only_when_due() {
         (Reply::ok(TEXT, CADVISOR.as_bytes()), "success"),
     ] {
         *cadvisor.lock().unwrap() = reply;
-        let due = refresh_with(&client, &spec, Some(&first.inventory), TIMEOUT, true)
+        let due = super::refresh(&client, &spec, Some(&first.inventory), TIMEOUT, true)
             .await
             .unwrap();
         assert_eq!(due.capacity, Some(outcome));
