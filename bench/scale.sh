@@ -54,10 +54,11 @@ status_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:${port}/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
 
 # p50 and p99 in ms of GET $1, 20 clients on keep-alive connections, $2
-# requests in all (crates/testkit/examples/load.rs; a curl process per
-# request measured mostly curl's start-up).
+# requests in all, $3 (--gzip) to accept gzip as Go clients do
+# (crates/testkit/examples/load.rs; a curl process per request measured
+# mostly curl's start-up).
 latency() {
-  "${load}" --url "$1" --clients 20 --requests "$2" || echo "n/a"
+  "${load}" --url "$1" --clients 20 --requests "$2" ${3:+"$3"} || echo "n/a"
 }
 
 rows=()
@@ -108,9 +109,10 @@ for nodes in "${counts[@]}"; do
   base="http://127.0.0.1:${port}/apis/metrics.k8s.io/v1beta1"
   one_pod=$(curl -s "${base}/namespaces/ns-0001/pods" | grep -o '"name":"app-[^"]*"' | head -1 | cut -d'"' -f4 || true)
   all=$(latency "${base}/pods" 40)
+  all_gzip=$(latency "${base}/pods" 200 --gzip)
   ns=$(latency "${base}/namespaces/ns-0001/pods" 400)
   pod=$(latency "${base}/namespaces/ns-0001/pods/${one_pod}" 400)
-  rows+=("| ${nodes} | ${served} | $((rss / 1024)) MiB (peak $((hwm / 1024))) | ${cpu_share} % | ${tick} s | ${all} | ${ns} | ${pod} | ${fleet_share} % |")
+  rows+=("| ${nodes} | ${served} | $((rss / 1024)) MiB (peak $((hwm / 1024))) | ${cpu_share} % | ${tick} s | ${all} | ${all_gzip} | ${ns} | ${pod} | ${fleet_share} % |")
 
   if command -v /usr/bin/time >/dev/null; then
     say "${nodes} nodes: workingset top pod -A vs kubectl.1.33 (5 runs each)"
@@ -138,8 +140,8 @@ for nodes in "${counts[@]}"; do
 done
 
 table=$(
-  echo "| nodes | pods served | server RSS | server CPU (one core) | mean tick | all pods p50 / p99 ms | one namespace p50 / p99 ms | one pod p50 / p99 ms | fleet CPU |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| nodes | pods served | server RSS | server CPU (one core) | mean tick | all pods p50 / p99 ms | all pods, gzip, p50 / p99 ms | one namespace p50 / p99 ms | one pod p50 / p99 ms | fleet CPU |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   if [ ${#cli_rows[@]} -gt 0 ]; then
     echo

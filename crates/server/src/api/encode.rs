@@ -25,13 +25,20 @@ use super::status::EmptyObject;
 #[derive(Debug, Clone)]
 pub(crate) struct ResponseTime {
     text: String,
+    second: i64,
 }
 
 impl ResponseTime {
     pub(crate) fn new(time: Time) -> Self {
         Self {
             text: time.to_string(),
+            second: time.0.as_second(),
         }
+    }
+
+    /// The whole unix second it stands for.
+    pub(crate) fn second(&self) -> i64 {
+        self.second
     }
 
     /// The current time.

@@ -23,6 +23,7 @@
 
 mod discovery;
 mod encode;
+pub(crate) mod gzip;
 mod health;
 #[cfg(test)]
 mod kubectl_tests;
@@ -52,7 +53,7 @@ use self::health::Probe;
 use self::names::{Name, NamespaceAndName};
 use self::select::ListOptions;
 use self::table::{Include, Output};
-use crate::view::{ListKey, Published};
+use crate::view::{BodyEncoding, EncodedList, ListKey, Published};
 
 pub use self::select::METRICS_GROUP;
 pub use self::status::{Status, StatusDetails};
@@ -207,6 +208,7 @@ pub fn router(state: ApiState) -> Router {
     router
         .fallback(|| async { status_response(&Status::no_such_path()) })
         .method_not_allowed_fallback(|| async { status_response(&Status::method_not_allowed()) })
+        .layer(middleware::from_fn(gzip::compress_large))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
 }
@@ -311,23 +313,42 @@ fn ok_json<T: Serialize + ?Sized>(value: &T, size_hint: usize) -> Response {
 
 /// Answers a request for a whole list (every object, or every pod of a
 /// namespace; no selector or watch; as JSON) from the snapshot's response
-/// cache: `write` runs on the
-/// blocking pool only for the first request of a second.
-async fn whole_list<F>(published: Arc<Published>, key: ListKey, write: F) -> Response
+/// cache: `write` runs on the blocking pool only for the first request of a
+/// second, and the gzipped copy is made once for all clients that accept
+/// it.
+async fn whole_list<F>(
+    published: Arc<Published>,
+    key: ListKey,
+    headers: &HeaderMap,
+    write: F,
+) -> Response
 where
     F: FnOnce(&Published, &ResponseTime) -> Vec<u8> + Send + 'static,
 {
     let now = ResponseTime::now();
-    let second = now.text().to_owned();
+    let second = now.second();
+    let encoding = if gzip::accepted(headers) {
+        BodyEncoding::Gzip {
+            threshold: gzip::THRESHOLD_BYTES,
+        }
+    } else {
+        BodyEncoding::Identity
+    };
     let snapshot = Arc::clone(&published);
     let body = published
         .responses
-        .get_or_write(key, &second, move || async move {
+        .get_or_write(key, second, encoding, move || async move {
             tokio::task::spawn_blocking(move || bytes::Bytes::from(write(&snapshot, &now))).await
         })
         .await;
     match body {
-        Ok(body) => json(StatusCode::OK, body),
+        Ok(EncodedList { bytes, gzipped }) => {
+            let mut response = json(StatusCode::OK, bytes);
+            if gzipped {
+                gzip::mark(response.headers_mut());
+            }
+            response
+        }
         Err(error) => {
             tracing::error!(%error, "Encoding a response failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -390,7 +411,7 @@ async fn node_metrics_list(
     };
     let published = state.published.load_full();
     if matches!(output, Output::Json) && params.whole_list() {
-        return whole_list(published, ListKey::NODES, |published, now| {
+        return whole_list(published, ListKey::NODES, &headers, |published, now| {
             to_json(
                 &ListBody {
                     kind: "NodeMetricsList",
@@ -514,7 +535,7 @@ async fn pod_metrics_list_in(
     let published = state.published.load_full();
     if matches!(output, Output::Json) && params.whole_list() {
         let key = ListKey::pods(namespace.clone());
-        return whole_list(published, key, move |published, now| {
+        return whole_list(published, key, &headers, move |published, now| {
             let pods = select::all_pod_metrics(published, namespace.as_deref());
             encode::pod_metrics_list_json(pods.iter(), now)
         })

@@ -1397,3 +1397,102 @@ fn selection_functions_answer_without_http() {
         (400, "BadRequest", "field label not supported: status.phase")
     );
 }
+
+// ------------------------------------------------------------- compression
+
+/// GET `path` with `Accept-Encoding: accept_encoding`; the answer's
+/// `Content-Encoding` and `Vary` and its body, gunzipped if it says gzip.
+async fn get_encoded(api: &Api, path: &str, accept_encoding: &str) -> (String, String, Value) {
+    use std::io::Read as _;
+    let request = Request::builder()
+        .uri(path)
+        .header(header::ACCEPT_ENCODING, accept_encoding)
+        .body(Body::empty())
+        .unwrap();
+    let response = api.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    let header_text = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|value: &HeaderValue| value.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (encoding, vary) = (
+        header_text(header::CONTENT_ENCODING),
+        header_text(header::VARY),
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let mut text = String::new();
+    if encoding == "gzip" {
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .unwrap();
+    } else {
+        text = String::from_utf8(body.to_vec()).unwrap();
+    }
+    (encoding, vary, serde_json::from_str(&text).unwrap())
+}
+
+#[tokio::test]
+async fn answers_over_128_kib_are_gzipped_as_the_api_server_does() {
+    let mut snapshot = published();
+    snapshot.pod_metrics = (0..1_000)
+        .map(|i| {
+            pod_metrics(
+                "bulk",
+                &format!("pod-{i:05}"),
+                &[("i", &i.to_string())],
+                vec![container("c", 1, 1)],
+            )
+        })
+        .collect();
+    let api = api_with(snapshot, false);
+    let names = |body: &Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = format!("{METRICS_ROOT}/pods");
+    let (_, _, plain) = get_encoded(&api, &all, "identity").await;
+    assert_eq!(names(&plain).len(), 1_000);
+    for (path, accept_encoding, want) in [
+        // A whole list, from the response cache.
+        (all.as_str(), "gzip", "gzip"),
+        (all.as_str(), "deflate, gzip", "gzip"),
+        // Upstream reads no quality values: `gzip;q=1` is not `gzip`.
+        (all.as_str(), "gzip;q=1", ""),
+        // A selected list, through the middleware.
+        (
+            &format!("{METRICS_ROOT}/namespaces/bulk/pods?labelSelector=i"),
+            "gzip",
+            "gzip",
+        ),
+    ] {
+        let (encoding, vary, body) = get_encoded(&api, path, accept_encoding).await;
+        assert_eq!(encoding, want, "{path} {accept_encoding}");
+        assert_eq!(
+            vary,
+            if want.is_empty() {
+                ""
+            } else {
+                "Accept-Encoding"
+            }
+        );
+        assert_eq!(names(&body), names(&plain), "{path} {accept_encoding}");
+    }
+    // Small answers go as they are.
+    let (encoding, _, body) = get_encoded(
+        &api,
+        &format!("{METRICS_ROOT}/namespaces/bulk/pods/pod-00007"),
+        "gzip",
+    )
+    .await;
+    assert_eq!(
+        (encoding.as_str(), &body["metadata"]["name"]),
+        ("", &json!("pod-00007"))
+    );
+}
