@@ -225,7 +225,7 @@ impl<'a> LabelIter<'a> {
 
     /// Reads a quoted string starting at `self.pos` (which is `"`).
     fn quoted(&mut self) -> Option<Cow<'a, str>> {
-        let (end, escaped) = scan_quoted(self.rest, self.pos)?;
+        let Quoted { end, escaped, .. } = scan_quoted(self.rest, self.pos)?;
         let inner = self.raw.get(self.pos + 1..end - 1)?;
         self.pos = end;
         Some(unescape(inner, escaped))
@@ -251,9 +251,7 @@ impl<'a> Iterator for LabelIter<'a> {
                 name
             } else {
                 let start = self.pos;
-                while self.rest.get(self.pos).is_some_and(|&b| is_label_char(b)) {
-                    self.pos += 1;
-                }
+                self.pos = skip_class(self.rest, self.pos, LABEL_CHAR);
                 let name = self.raw.get(start..self.pos)?;
                 self.skip_blanks();
                 Cow::Borrowed(name)
@@ -363,40 +361,92 @@ pub fn parse(text: &str) -> impl Iterator<Item = Result<ParsedSample<'_>, ParseE
     })
 }
 
-fn is_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b':'
-}
+/// Byte classes of the text format's tokens, one table lookup per byte in
+/// the scanning loops.
+const NAME_START: u8 = 1;
+const NAME_CHAR: u8 = 2;
+const LABEL_START: u8 = 4;
+const LABEL_CHAR: u8 = 8;
 
-fn is_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        let alpha = byte.is_ascii_alphabetic();
+        let digit = byte.is_ascii_digit();
+        let mut class = 0;
+        if alpha || byte == b'_' || byte == b':' {
+            class |= NAME_START | NAME_CHAR;
+        }
+        if digit {
+            class |= NAME_CHAR | LABEL_CHAR;
+        }
+        if alpha || byte == b'_' {
+            class |= LABEL_START | LABEL_CHAR;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
+fn is_name_start(b: u8) -> bool {
+    CLASSES[usize::from(b)] & NAME_START != 0
 }
 
 fn is_label_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
+    CLASSES[usize::from(b)] & LABEL_START != 0
 }
 
-fn is_label_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+/// The index of the first byte at or after `from` that is not of `class`.
+fn skip_class(bytes: &[u8], from: usize, class: u8) -> usize {
+    let rest = bytes.get(from..).unwrap_or_default();
+    from + rest
+        .iter()
+        .position(|&b| CLASSES[usize::from(b)] & class == 0)
+        .unwrap_or(rest.len())
 }
 
-/// Scans a quoted string starting at `start` (a `"`), returning the index
-/// just past the closing quote and whether a backslash occurred. Like
-/// upstream's lexer, raw newlines are allowed inside and a backslash
-/// escapes any byte but a newline.
-fn scan_quoted(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
+/// A quoted string scanned: where it ends and what it holds.
+struct Quoted {
+    /// Just past the closing quote.
+    end: usize,
+    /// Whether a backslash occurred.
+    escaped: bool,
+    /// Raw newlines inside (legal, and counted for line numbers).
+    newlines: usize,
+}
+
+/// Scans a quoted string starting at `start` (a `"`). Like upstream's
+/// lexer, raw newlines are allowed inside and a backslash escapes any byte
+/// but a newline. Label values are short, so one plain pass over the bytes
+/// beats a vectorised search that has to be set up for each of them.
+fn scan_quoted(bytes: &[u8], start: usize) -> Option<Quoted> {
     let mut i = start + 1;
     let mut escaped = false;
+    let mut newlines = 0;
     loop {
-        // Jump to the next quote or backslash; everything else is content.
-        let off = memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
-        i += off;
-        if bytes.get(i) == Some(&b'"') {
-            return Some((i + 1, escaped));
-        }
-        escaped = true;
-        match bytes.get(i + 1) {
-            None | Some(b'\n') => return None,
-            Some(_) => i += 2,
+        match *bytes.get(i)? {
+            b'"' => {
+                return Some(Quoted {
+                    end: i + 1,
+                    escaped,
+                    newlines,
+                });
+            }
+            b'\\' => {
+                escaped = true;
+                match bytes.get(i + 1) {
+                    None | Some(b'\n') => return None,
+                    Some(_) => i += 2,
+                }
+            }
+            b'\n' => {
+                newlines += 1;
+                i += 1;
+            }
+            _ => i += 1,
         }
     }
 }
@@ -439,6 +489,12 @@ fn unescape_with(s: &str, quote: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// 10^0 … 10^22: the powers of ten a double holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
 /// Go's `strconv.ParseFloat(s, 64)` restricted as upstream's `parseFloat`
 /// restricts it (no `p`, `P` or `_`, hence no hex floats): `None` for a
 /// syntax error or a finite literal that overflows.
@@ -464,16 +520,35 @@ pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
     // Decimal: digits [. digits] | . digits, then optional exponent.
     let u = unsigned.as_bytes();
     let mut i = 0;
-    let int_digits = u.iter().take_while(|c| c.is_ascii_digit()).count();
-    i += int_digits;
+    // The digits as an integer while they fit (19 digits always do).
+    let mut mantissa: u64 = 0;
+    let mut digits = |i: &mut usize| {
+        let start = *i;
+        while let Some(&c) = u.get(*i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            *i += 1;
+        }
+        *i - start
+    };
+    let int_digits = digits(&mut i);
     let mut frac_digits = 0;
     if u.get(i) == Some(&b'.') {
         i += 1;
-        frac_digits = u[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        i += frac_digits;
+        frac_digits = digits(&mut i);
     }
     if int_digits + frac_digits == 0 {
         return None;
+    }
+    if i == u.len() && int_digits + frac_digits <= 19 && mantissa < 1 << 53 {
+        // Clinger's fast path: the digits and the power of ten are both
+        // exact doubles, so one division rounds as a full parse would.
+        if let Some(&power) = EXACT_POWERS_OF_TEN.get(frac_digits) {
+            let value = mantissa as f64 / power;
+            return Some(if neg { -value } else { value });
+        }
     }
     if matches!(u.get(i), Some(b'e' | b'E')) {
         i += 1;
@@ -550,10 +625,14 @@ impl<'a> Parser<'a> {
     /// A quoted string at the cursor; returns the unescaped content.
     fn quoted(&mut self) -> Option<Cow<'a, str>> {
         let start = self.pos;
-        let (end, escaped) = scan_quoted(self.bytes, start)?;
+        let Quoted {
+            end,
+            escaped,
+            newlines,
+        } = scan_quoted(self.bytes, start)?;
         let inner = &self.text[start + 1..end - 1];
         // Raw newlines inside quotes are legal; keep line numbers honest.
-        self.line += memchr::memchr_iter(b'\n', inner.as_bytes()).count();
+        self.line += newlines;
         self.pos = end;
         Some(unescape(inner, escaped))
     }
@@ -586,9 +665,7 @@ impl<'a> Parser<'a> {
             },
             Some(b) if is_name_start(b) => {
                 let start = self.pos;
-                while self.peek().is_some_and(is_name_char) {
-                    self.pos += 1;
-                }
+                self.pos = skip_class(self.bytes, start, NAME_CHAR);
                 Cow::Borrowed(&self.text[start..self.pos])
             }
             _ => return Err(self.error(line_start, line, ParseErrorKind::MetaMissingName)),
@@ -638,9 +715,7 @@ impl<'a> Parser<'a> {
         let mut name: Option<Cow<'a, str>> = None;
         if self.peek().is_some_and(is_name_start) {
             let start = self.pos;
-            while self.peek().is_some_and(is_name_char) {
-                self.pos += 1;
-            }
+            self.pos = skip_class(self.bytes, start, NAME_CHAR);
             name = Some(Cow::Borrowed(&self.text[start..self.pos]));
             self.skip_blanks();
         }
@@ -683,7 +758,15 @@ impl<'a> Parser<'a> {
             if ts_text.is_empty() {
                 return Err(self.error(line_start, line, ParseErrorKind::ExpectedTimestampOrEnd));
             }
-            match ts_text.parse::<i64>() {
+            // Up to 18 digits cannot overflow an i64.
+            let parsed = if ts_text.len() <= 18 {
+                Ok(ts_text
+                    .bytes()
+                    .fold(0i64, |n, c| n * 10 + i64::from(c - b'0')))
+            } else {
+                ts_text.parse::<i64>()
+            };
+            match parsed {
                 Ok(ts) => timestamp_ms = Some(ts),
                 Err(_) => {
                     let kind = ParseErrorKind::InvalidTimestamp(ts_text.to_owned());
@@ -731,9 +814,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 Some(b) if is_label_start(b) => {
-                    while self.peek().is_some_and(is_label_char) {
-                        self.pos += 1;
-                    }
+                    self.pos = skip_class(self.bytes, self.pos, LABEL_CHAR);
                     self.skip_blanks();
                 }
                 _ => return Err(ParseErrorKind::ExpectedLabelName),
@@ -787,3 +868,50 @@ impl<'a> Iterator for Parser<'a> {
 }
 
 impl std::iter::FusedIterator for Parser<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::parse_go_float;
+
+    /// The fast path and the full parse agree to the bit.
+    fn full_parse(s: &str) -> Option<u64> {
+        s.parse::<f64>().ok().map(f64::to_bits)
+    }
+
+    #[test]
+    fn decimal_values_are_rounded_as_a_full_parse_rounds_them() {
+        for s in [
+            "0",
+            "-0",
+            "+0",
+            "18.013884",
+            "0.1",
+            ".5",
+            "5.",
+            "9007199254740991",
+            "9007199254740993",
+            "1234567890123456789",
+            "0.0000000000000000001",
+            "123456.7890123456789",
+            "99999999999999999999",
+            "-7.25",
+        ] {
+            assert_eq!(parse_go_float(s).map(f64::to_bits), full_parse(s), "{s}");
+        }
+        for s in ["", ".", "-", "+-1", "1.2.3", "1e", "0x10", "1_0"] {
+            assert_eq!(parse_go_float(s), None, "{s}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn any_decimal_matches_a_full_parse(s in "[+-]?[0-9]{0,21}(\\.[0-9]{0,21})?") {
+            let has_digits = s.bytes().any(|b| b.is_ascii_digit());
+            let want = if has_digits { full_parse(&s) } else { None };
+            prop_assert_eq!(parse_go_float(&s).map(f64::to_bits), want);
+        }
+    }
+}
