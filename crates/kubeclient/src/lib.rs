@@ -31,6 +31,9 @@ mod decode;
 mod discovery;
 pub mod doctor;
 pub mod explain;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gojson;
 pub mod kubelet;
 pub mod protobuf;

@@ -38,6 +38,15 @@ pub async fn agent_main(args: AgentArgs) -> anyhow::Result<()> {
             None => None,
         },
     };
+    if !args.listen.ip().is_loopback()
+        && args.token_file.is_none()
+        && !args.insecure_unauthenticated_listen
+    {
+        anyhow::bail!(
+            "refusing to serve the node's workloads on {} without --token-file: anyone who can reach it could read them; give --token-file (and TLS), listen on loopback, or pass --insecure-unauthenticated-listen",
+            args.listen
+        );
+    }
     let config = AgentConfig {
         listen: args.listen,
         housekeeping_interval: args.housekeeping_interval.0,

@@ -314,6 +314,10 @@ pub struct AgentArgs {
     /// a kubelet does.
     #[arg(long, default_value = "127.0.0.1:10250", value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// Serve a non-loopback --listen address without --token-file: anyone
+    /// who can reach it reads the node's workloads. Refused without this.
+    #[arg(long)]
+    pub insecure_unauthenticated_listen: bool,
     /// Time between two sampling passes (Go duration: 10s, 500ms).
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_positive_duration)]
     pub housekeeping_interval: GoDuration,
@@ -351,6 +355,11 @@ pub struct ScrapeArgs {
     /// the API shows every workload of every node to whoever can reach it.
     #[arg(long, default_value = "127.0.0.1:8001", value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// Serve a non-loopback --listen address in standalone mode, which has
+    /// no authentication: anyone who can reach it reads every node's
+    /// workloads. Refused without this; Kubernetes mode authenticates.
+    #[arg(long)]
+    pub insecure_unauthenticated_listen: bool,
     /// Longest time one node's requests may take in a tick (Go duration).
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_positive_duration)]
     pub kubelet_request_timeout: GoDuration,

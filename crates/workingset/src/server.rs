@@ -54,6 +54,8 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(kube_config) = kubernetes_mode(&args).await? {
         secure_config(&args, &kube_config, &mut config).await?;
         cluster_config(&args, kube_config, &mut config)?;
+    } else {
+        check_standalone_listen(&args.scrape)?;
     }
     let server = workingset_server::run::start(config)
         .await
@@ -71,6 +73,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut signals = Signals::install()?;
     // Every flag and file is checked before anything starts.
+    check_standalone_listen(&args.scrape)?;
     let extra_nodes = configured_nodes(&args.scrape)?;
     let cgroups = workingset_local::open_cgroups(&args.source.cgroup_config())?;
     let node_name = args.source.node_name();
@@ -318,6 +321,25 @@ fn read_nodes_file(path: &Path) -> anyhow::Result<Vec<NodeSpec>> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| anyhow!("cannot read the nodes file {}: {error}", path.display()))?;
     target::parse_nodes_file(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
+}
+
+/// Standalone mode has no authentication: a non-loopback address is served
+/// only when the operator says so by name, and then with a warning.
+fn check_standalone_listen(args: &ScrapeArgs) -> anyhow::Result<()> {
+    if args.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if !args.insecure_unauthenticated_listen {
+        return Err(anyhow!(
+            "refusing to serve every node's workloads on {} without authentication (standalone mode has none): listen on loopback, run in Kubernetes mode (--kubeconfig) behind the API server, or pass --insecure-unauthenticated-listen",
+            args.listen
+        ));
+    }
+    tracing::warn!(
+        addr = %args.listen,
+        "Serving without authentication on a non-loopback address: anyone who can reach it can read every node's workloads"
+    );
+    Ok(())
 }
 
 fn server_config(args: &ScrapeArgs, resolution: Duration, nodes: Vec<NodeSpec>) -> ServerConfig {

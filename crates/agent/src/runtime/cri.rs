@@ -273,6 +273,27 @@ pub fn build_inventory(
     inventory
 }
 
+/// The CRI answers the agent decodes, from outside bytes (`fuzz/`): the
+/// two listings as protobuf, then the inventory built from them, for each
+/// runtime. Never panics.
+#[cfg(feature = "fuzzing")]
+pub fn fuzz_answers(sandboxes: &[u8], containers: &[u8]) {
+    use prost::Message as _;
+    let sandboxes = super::cri_api::ListPodSandboxResponse::decode(sandboxes)
+        .map(|answer| answer.items)
+        .unwrap_or_default();
+    let containers = super::cri_api::ListContainersResponse::decode(containers)
+        .map(|answer| answer.containers)
+        .unwrap_or_default();
+    for kind in [
+        RuntimeKind::Containerd,
+        RuntimeKind::CriO,
+        RuntimeKind::Docker,
+    ] {
+        std::hint::black_box(build_inventory(kind, sandboxes.clone(), containers.clone()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::cri_api::{ListContainersResponse, ListPodSandboxResponse, VersionResponse};

@@ -415,6 +415,25 @@ fn error_message(body: &[u8]) -> String {
     text.chars().take(200).collect::<String>().trim().to_owned()
 }
 
+/// The Engine answers the agent decodes, from outside bytes, as the client
+/// decodes them (`fuzz/`): a listing, a version, an inspection and an
+/// error body. Never panics.
+#[cfg(feature = "fuzzing")]
+pub fn fuzz_answers(body: &[u8]) {
+    if let Ok(listed) = serde_json::from_slice::<Vec<ListedContainer>>(body) {
+        let ids: Vec<bool> = listed.iter().map(|c| is_container_id(&c.id)).collect();
+        let inventory = build_inventory(listed, |_| Some(jiff::Timestamp::UNIX_EPOCH));
+        std::hint::black_box((ids, inventory));
+    }
+    if let Ok(reported) = serde_json::from_slice::<VersionBody>(body) {
+        std::hint::black_box(is_api_version(&reported.api_version));
+    }
+    if let Ok(inspected) = serde_json::from_slice::<Inspected>(body) {
+        std::hint::black_box(started_at(&inspected));
+    }
+    std::hint::black_box(error_message(body));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

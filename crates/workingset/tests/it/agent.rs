@@ -296,3 +296,23 @@ fn agent_start_errors_name_the_flag_or_file() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_non_loopback_address_needs_a_token_or_a_flag_that_says_so() {
+    let fixture = machine();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["agent", "--listen", "0.0.0.0:0"];
+        args.extend(fixture.iter().map(String::as_str));
+        args.extend(extra);
+        workingset(&args)
+    };
+    let output = run(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.starts_with(
+            "error: refusing to serve the node's workloads on 0.0.0.0:0 without --token-file"
+        ) && text.contains("--insecure-unauthenticated-listen"),
+        "{text}"
+    );
+}

@@ -1109,3 +1109,23 @@ fn broken_agents_are_skipped_counted_and_do_not_disturb_the_others() {
     assert_eq!(get(addr, "/livez").0, 200);
     stop_cleanly(&mut cluster.server, "workingset server");
 }
+
+#[test]
+fn standalone_mode_refuses_a_non_loopback_address_unless_told_by_name() {
+    for command in ["server", "serve"] {
+        let output = super::workingset(&[
+            command,
+            "--listen",
+            "0.0.0.0:0",
+            "--node",
+            "n1=http://127.0.0.1:9",
+        ]);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        let text = stderr(&output);
+        assert!(
+            text.starts_with("error: refusing to serve every node's workloads on 0.0.0.0:0 without authentication")
+                && text.contains("--insecure-unauthenticated-listen"),
+            "{command}: {text}"
+        );
+    }
+}
