@@ -27,31 +27,17 @@ containers="${CONTAINERS:-2}"
 port=18801
 per_process="${NODES_PER_FLEET_PROCESS:-4000}"
 kubectl="${WORKINGSET_KUBECTL_DIR:-/usr/lib/google-cloud-sdk/bin}/kubectl.1.33"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "${work}"
-}
-trap cleanup EXIT
-trap 'printf "bench/scale.sh: failed at line %s\n" "${LINENO}" >&2' ERR
-say() { printf 'bench/scale.sh: %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-# A socket per node in the fleet and another in the server, both ends on
-# this machine: raise the open-files limit as far as allowed.
-ulimit -Hn 1048576 2>/dev/null || true
-ulimit -n "$(ulimit -Hn)"
-say "building release binaries"
-cargo build --release --locked -p workingset >&2
-cargo build --release --locked -p workingset-testkit --example fleet --example load >&2
+raise_open_files
+build_release
 bin=target/release/workingset
 fleet=target/release/examples/fleet
 load=target/release/examples/load
 
 cpu_seconds() { cat "${@/#//proc/}" 2>/dev/null | sed 's/^[^)]*) //' | awk '{ s += ($12 + $13) / 100 } END { print s + 0 }'; }
 status_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
-metric() { curl -s "http://127.0.0.1:${port}/metrics" | awk -v name="$1" '$1 == name { print $2 }'; }
 
 # p50 and p99 in ms of GET $1, 20 clients on keep-alive connections, $2
 # requests in all, $3 (--gzip) to accept gzip as Go clients do
@@ -97,12 +83,12 @@ for nodes in "${counts[@]}"; do
 
   say "${nodes} nodes: measuring over ${window} s"
   server_cpu0=$(cpu_seconds "${server_pid}/stat"); fleet_cpu0=$(cpu_seconds "${fleet_pids[@]/%//stat}")
-  ticks0=$(metric workingset_server_ticks_total); tick_s0=$(metric workingset_server_tick_seconds_total)
+  ticks0=$(metric "${port}" workingset_server_ticks_total); tick_s0=$(metric "${port}" workingset_server_tick_seconds_total)
   sleep "${window}"
   server_cpu1=$(cpu_seconds "${server_pid}/stat"); fleet_cpu1=$(cpu_seconds "${fleet_pids[@]/%//stat}")
-  ticks1=$(metric workingset_server_ticks_total); tick_s1=$(metric workingset_server_tick_seconds_total)
+  ticks1=$(metric "${port}" workingset_server_ticks_total); tick_s1=$(metric "${port}" workingset_server_tick_seconds_total)
   rss=$(status_kib "${server_pid}" VmRSS); hwm=$(status_kib "${server_pid}" VmHWM)
-  served=$(metric workingset_server_served_pods)
+  served=$(metric "${port}" workingset_server_served_pods)
   cpu_share=$(awk -v a="${server_cpu0}" -v b="${server_cpu1}" -v w="${window}" 'BEGIN { printf "%.1f", (b - a) / w * 100 }')
   fleet_share=$(awk -v a="${fleet_cpu0}" -v b="${fleet_cpu1}" -v w="${window}" 'BEGIN { printf "%.1f", (b - a) / w * 100 }')
   tick=$(awk -v a="${tick_s0}" -v b="${tick_s1}" -v c="${ticks0}" -v d="${ticks1}" 'BEGIN { if (d > c) printf "%.2f", (b - a) / (d - c); else print "n/a" }')

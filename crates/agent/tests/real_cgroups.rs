@@ -206,3 +206,84 @@ fn pod_tree_is_sampled_at_both_detail_levels() {
     drop(tree);
     assert!(dirs.iter().all(|dir| !dir.exists()), "{dirs:?} left behind");
 }
+
+/// Fault: cgroups that vanish between the directory walk and the reads.
+/// 1,000 pod cgroups (each with a container cgroup) are created and
+/// removed beside a sampling loop; every pass must succeed, the steady pods
+/// must be in every pass whole, and a churning pod is either absent or seen
+/// with at most its one container.
+#[test]
+fn cgroups_vanishing_mid_pass_never_fail_a_pass() {
+    if !real_kernel_tests("cgroups_vanishing_mid_pass_never_fail_a_pass") {
+        return;
+    }
+    let tree = workingset_testkit::pod_tree::PodCgroupTree::create(2, 1).unwrap();
+    let root = tree.root().to_owned();
+    let burstable: Vec<std::path::PathBuf> = tree
+        .mounts()
+        .iter()
+        .map(|mount| {
+            mount
+                .join(root.trim_start_matches('/'))
+                .join("kubepods/burstable")
+        })
+        .collect();
+    let steady: Vec<String> = tree
+        .workloads()
+        .iter()
+        .filter(|path| path.matches('/').count() == root.matches('/').count() + 3)
+        .cloned()
+        .collect();
+    assert_eq!(steady.len(), 2, "{:?}", tree.workloads());
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (passes, churned) = std::thread::scope(|scope| {
+        let churn = scope.spawn(|| {
+            let mut cycles = 0;
+            for cycle in 0..1_000 {
+                let pod = format!("podffffffff-0000-4000-8000-{cycle:012x}");
+                let container = format!("{cycle:064x}");
+                for base in &burstable {
+                    std::fs::create_dir(base.join(&pod)).unwrap();
+                    std::fs::create_dir(base.join(&pod).join(&container)).unwrap();
+                }
+                for base in &burstable {
+                    std::fs::remove_dir(base.join(&pod).join(&container)).unwrap();
+                    std::fs::remove_dir(base.join(&pod)).unwrap();
+                }
+                cycles += 1;
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            cycles
+        });
+        let cgroups = Cgroups::open(Config::default().with_cgroup_root(&root)).unwrap();
+        let mut sampler = Sampler::new(&cgroups);
+        let mut passes = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "churn took over 120 s"
+            );
+            let snapshot = sampler
+                .sample()
+                .unwrap_or_else(|error| panic!("pass {passes} failed: {error}"));
+            for cgroup in &steady {
+                assert_eq!(workload(&snapshot, cgroup).containers.len(), 1, "{cgroup}");
+            }
+            for pod in &snapshot.pods {
+                assert!(
+                    pod.containers.len() <= 1,
+                    "{}: {:?}",
+                    pod.cgroup,
+                    pod.containers
+                );
+            }
+            passes += 1;
+        }
+        (passes, churn.join().unwrap())
+    });
+    assert_eq!(churned, 1_000);
+    assert!(passes > 10, "only {passes} passes beside the churn");
+    drop(tree);
+}

@@ -7,6 +7,10 @@
 //! most of what a small answer measured. Plain HTTP on loopback only.
 //!
 //!   load --url http://127.0.0.1:18801/apis/metrics.k8s.io/v1beta1/pods --clients 20 --requests 40
+//!
+//! With `--seconds S` the clients send requests for S seconds instead of a
+//! count, and it prints `N requests, E errors, p50 X ms, p99 Y ms, max Z
+//! ms` (`bench/load.sh`); any error makes it exit 1.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -21,6 +25,7 @@ fn main() {
     let mut clients = 20;
     let mut requests = 100;
     let mut accept_gzip = false;
+    let mut seconds: Option<u64> = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -28,6 +33,7 @@ fn main() {
             "--clients" => clients = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--requests" => requests = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--gzip" => accept_gzip = true,
+            "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()),
             _ => usage(),
         }
     }
@@ -43,15 +49,45 @@ fn main() {
     }
 
     let next = AtomicUsize::new(0);
+    let errors = AtomicUsize::new(0);
+    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
+    let limit = if deadline.is_some() {
+        usize::MAX
+    } else {
+        requests
+    };
     let mut times: Vec<Duration> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..clients)
-            .map(|_| scope.spawn(|| worker(&host, &path, accept_gzip, requests, &next)))
+            .map(|_| {
+                scope.spawn(|| worker(&host, &path, accept_gzip, limit, deadline, &next, &errors))
+            })
             .collect();
         workers
             .into_iter()
             .flat_map(|w| w.join().unwrap_or_default())
             .collect()
     });
+    let errors = errors.load(Ordering::Relaxed);
+    if deadline.is_some() {
+        if times.is_empty() {
+            eprintln!("load: no request answered");
+            std::process::exit(1);
+        }
+        times.sort();
+        let at = |q: f64| {
+            times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1]
+                .as_secs_f64()
+                * 1000.0
+        };
+        println!(
+            "{} requests, {errors} errors, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            times.len() + errors,
+            at(0.50),
+            at(0.99),
+            at(1.0)
+        );
+        std::process::exit(i32::from(errors > 0));
+    }
     if times.len() < requests {
         eprintln!("load: only {} of {requests} requests answered", times.len());
         std::process::exit(1);
@@ -66,23 +102,30 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: load --url http://HOST:PORT/PATH [--clients N] [--requests N] [--gzip]");
+    eprintln!(
+        "usage: load --url http://HOST:PORT/PATH [--clients N] [--requests N | --seconds S] [--gzip]"
+    );
     std::process::exit(2);
 }
 
-/// Takes requests from the shared count until all are sent; the time of
-/// each answered one.
+/// Takes requests from the shared count until all are sent (or the
+/// deadline passes); the time of each answered one. Failures are counted
+/// in `errors`.
 fn worker(
     host: &str,
     path: &str,
     accept_gzip: bool,
     requests: usize,
+    deadline: Option<Instant>,
     next: &AtomicUsize,
+    errors: &AtomicUsize,
 ) -> Vec<Duration> {
     let mut times = Vec::new();
     let mut connection: Option<BufReader<TcpStream>> = None;
     let mut body = Vec::new();
-    while next.fetch_add(1, Ordering::Relaxed) < requests {
+    while next.fetch_add(1, Ordering::Relaxed) < requests
+        && deadline.is_none_or(|deadline| Instant::now() < deadline)
+    {
         if connection.is_none() {
             connection = TcpStream::connect(host)
                 .and_then(|stream| {
@@ -95,14 +138,19 @@ fn worker(
         }
         let Some(reader) = connection.as_mut() else {
             eprintln!("load: cannot connect to {host}");
+            errors.fetch_add(1, Ordering::Relaxed);
             return times;
         };
         let started = Instant::now();
         match get(reader, host, path, accept_gzip, &mut body) {
             Ok(200) => times.push(started.elapsed()),
-            Ok(status) => eprintln!("load: HTTP {status} for {path}"),
+            Ok(status) => {
+                eprintln!("load: HTTP {status} for {path}");
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
             Err(error) => {
                 eprintln!("load: {error}");
+                errors.fetch_add(1, Ordering::Relaxed);
                 connection = None;
             }
         }

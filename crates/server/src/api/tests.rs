@@ -1277,12 +1277,10 @@ async fn every_request_is_counted_by_route_template() {
     );
 }
 
-#[tokio::test]
-async fn large_lists_are_encoded_off_the_worker() {
-    // More pods than BLOCKING_ENCODE_ITEMS, so encoding runs on the
-    // blocking pool; the answer is the same.
+/// An API over `count` pods `bulk/pod-NNNNN`, labelled `i=N`.
+fn bulk_api(count: usize) -> Api {
     let mut snapshot = published();
-    snapshot.pod_metrics = (0..BLOCKING_ENCODE_ITEMS + 1)
+    snapshot.pod_metrics = (0..count)
         .map(|i| {
             pod_metrics(
                 "bulk",
@@ -1292,7 +1290,14 @@ async fn large_lists_are_encoded_off_the_worker() {
             )
         })
         .collect();
-    let api = api_with(snapshot, false);
+    api_with(snapshot, false)
+}
+
+#[tokio::test]
+async fn large_lists_are_encoded_off_the_worker() {
+    // More pods than BLOCKING_ENCODE_ITEMS, so encoding runs on the
+    // blocking pool; the answer is the same.
+    let api = bulk_api(BLOCKING_ENCODE_ITEMS + 1);
     let names = api.names(&format!("{METRICS_ROOT}/pods")).await;
     assert_eq!(names.len(), BLOCKING_ENCODE_ITEMS + 1);
     assert_eq!(names[0], "bulk/pod-00000");
@@ -1436,18 +1441,7 @@ async fn get_encoded(api: &Api, path: &str, accept_encoding: &str) -> (String, S
 
 #[tokio::test]
 async fn answers_over_128_kib_are_gzipped_as_the_api_server_does() {
-    let mut snapshot = published();
-    snapshot.pod_metrics = (0..1_000)
-        .map(|i| {
-            pod_metrics(
-                "bulk",
-                &format!("pod-{i:05}"),
-                &[("i", &i.to_string())],
-                vec![container("c", 1, 1)],
-            )
-        })
-        .collect();
-    let api = api_with(snapshot, false);
+    let api = bulk_api(1_000);
     let names = |body: &Value| -> Vec<String> {
         body["items"]
             .as_array()

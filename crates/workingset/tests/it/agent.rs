@@ -169,13 +169,19 @@ impl Drop for Agent {
 
 /// A plain HTTP/1.1 GET with `Connection: close`; (status code, body).
 pub(super) fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    get_with(addr, path, &[])
+}
+
+/// [`get`] with extra header lines (`Name: value`).
+pub(super) fn get_with(addr: SocketAddr, path: &str, headers: &[&str]) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
+    let headers: String = headers.iter().map(|line| format!("{line}\r\n")).collect();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();

@@ -34,7 +34,7 @@ use tempfile::TempDir;
 use workingset_testkit::fake_agent::{Behaviour, FakeAgent, FakeNode, FakePod};
 use workingset_testkit::kube::{kubectl_available, run_kubectl, write_kubeconfig};
 
-use super::agent::{Agent, get, wait_for_200};
+use super::agent::{Agent, get, get_with, wait_for_200};
 use super::{fixture_machine, stderr, stdout};
 
 const V1_HYBRID: &str = concat!(
@@ -1126,6 +1126,56 @@ fn standalone_mode_refuses_a_non_loopback_address_unless_told_by_name() {
             text.starts_with("error: refusing to serve every node's workloads on 0.0.0.0:0 without authentication")
                 && text.contains("--insecure-unauthenticated-listen"),
             "{command}: {text}"
+        );
+    }
+}
+
+#[test]
+fn tokens_never_reach_the_logs_even_at_trace_level() {
+    let dir = TempDir::new().unwrap();
+    let token = "wsCanaryToken7f3c1d2e8b";
+    let token_file = dir.path().join("token");
+    fs::write(&token_file, format!("{token}\n")).unwrap();
+    let token_path = token_file.display().to_string();
+
+    let machine = v1_machine(&dir.path().join("beta"), &[]);
+    let mut args = agent_args("beta", "127.0.0.1:0", &machine);
+    args.extend(strings(&["--token-file", &token_path, "--log", "trace"]));
+    let mut agent = Agent::spawn(&args);
+    assert_eq!(get(agent.addr, "/stats/summary").0, 401);
+    let bearer = |token: &str| format!("Authorization: Bearer {token}");
+    assert_eq!(
+        get_with(agent.addr, "/stats/summary", &[&bearer("wrong")]).0,
+        401
+    );
+    assert_eq!(get_with(agent.addr, "/healthz", &[&bearer(token)]).0, 200);
+
+    let mut server = Agent::spawn(&strings(&[
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--metric-resolution",
+        "1s",
+        "--node",
+        &format!("beta=http://{}", agent.addr),
+        "--kubelet-token-file",
+        &token_path,
+        "--log",
+        "trace",
+    ]));
+    // Ready means two scrapes went through with the token.
+    wait_for_200(server.addr, "/readyz");
+    stop_cleanly(&mut server, "server");
+    stop_cleanly(&mut agent, "agent");
+    for (what, log) in [("agent", agent.stderr()), ("server", server.stderr())] {
+        assert!(log.lines().count() > 10, "{what} logged too little:\n{log}");
+        assert!(
+            !log.contains(token),
+            "{what} logged the token:\n{}",
+            log.lines()
+                .filter(|line| line.contains(token))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }
