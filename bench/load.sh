@@ -33,7 +33,7 @@ start_server "${port}" "${work}/fleet.nodes" 15
 server="${server_pid}"
 
 base="http://127.0.0.1:${port}/apis/metrics.k8s.io/v1beta1"
-one_pod=$(curl -s "${base}/namespaces/ns-0001/pods" | grep -o '"name":"app-[^"]*"' | head -1 | cut -d'"' -f4)
+one_pod=$(curl -s "${base}/namespaces/ns-0001/pods" | grep -o '"name":"app-[^"]*"' | head -1 | cut -d'"' -f4 || true)
 ticks0=$(metric "${port}" workingset_server_ticks_total)
 
 # Slowloris: each connection sends one byte of its headers every second and
@@ -65,7 +65,8 @@ while time.monotonic() < deadline:
     time.sleep(1)
 print(f"{cut} of {count} slow connections cut by the server within {seconds:.0f} s")
 EOF
-pids+=($!)
+slow_pid=$!
+pids+=("${slow_pid}")
 sleep 1
 
 say "${clients} clients for ${seconds} s, ${slow} slow connections beside them"
@@ -80,7 +81,7 @@ l3=$!
 run all-pods-gzip "${base}/pods" --gzip &
 l4=$!
 wait "${l1}" "${l2}" "${l3}" "${l4}"
-sleep 5
+wait "${slow_pid}" || true
 ticks1=$(metric "${port}" workingset_server_ticks_total)
 kill -0 "${server}" || { say "the server died"; cat "${work}/server.err" >&2; exit 1; }
 

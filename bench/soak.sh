@@ -7,6 +7,7 @@
 #
 #   bench/soak.sh                         1,000 nodes, churn 50, 30 min
 #   NODES=300 SOAK_SECONDS=300 bench/soak.sh
+#   SAMPLES_FILE=/tmp/soak.samples bench/soak.sh   keep the samples
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,12 +47,21 @@ slope() {
   awk -v col="$1" '{ n++; x = $1 / 60; y = $col; sx += x; sy += y; sxx += x * x; sxy += x * y }
     END { d = n * sxx - sx * sx; if (d == 0) print "n/a"; else printf "%.2f", (n * sxy - sx * sy) / d }' "${work}/samples"
 }
+# Mean of column $1 over the first and over the last five minutes.
+ends() {
+  awk -v col="$1" -v last="$(tail -1 "${work}/samples" | cut -d' ' -f1)" '
+    $1 < 300 { a += $col; na++ } $1 > last - 300 { b += $col; nb++ }
+    END { printf "%.0f → %.0f", a / na, b / nb }' "${work}/samples"
+}
 range() { awk -v col="$1" 'NR == 1 { lo = hi = $col } { if ($col < lo) lo = $col; if ($col > hi) hi = $col } END { print lo " – " hi }' "${work}/samples"; }
 expected=$(( elapsed / resolution ))
 echo "| soak: ${nodes} nodes, churn ${churn}/tick, $((elapsed / 60)) min | figure |"
 echo "|---|---|"
 echo "| RSS (KiB), range | $(range 2) |"
 echo "| RSS slope | $(slope 2) KiB/min |"
+echo "| RSS (KiB), mean of the first and of the last 5 min | $(ends 2) |"
 echo "| open fds, range | $(range 3) |"
 echo "| open fds slope | $(slope 3) /min |"
 echo "| ticks | $((ticks1 - ticks0)) of ~${expected} |"
+# The samples themselves (seconds, RSS KiB, fds), for a plot.
+[ -z "${SAMPLES_FILE:-}" ] || cp "${work}/samples" "${SAMPLES_FILE}"
