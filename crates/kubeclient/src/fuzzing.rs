@@ -44,8 +44,8 @@ fn decode<T: FromWire>(answer: &Answer, group: &str, resource: &str, list: bool)
 }
 
 /// Resolves `text` as the only kubeconfig file, as `top` resolves it, with
-/// no flags and an empty environment. The file is written beside the
-/// process's other temporary files.
+/// no flags and an empty environment. The file is written to the
+/// temporary directory and removed again.
 pub fn kubeconfig(text: &[u8]) {
     let path =
         std::env::temp_dir().join(format!("workingset-fuzz-kubeconfig-{}", std::process::id()));
@@ -65,6 +65,7 @@ pub fn kubeconfig(text: &[u8]) {
             resolve(runtime, &args);
         }
     });
+    let _ = std::fs::remove_file(&path);
 }
 
 fn resolve(runtime: &tokio::runtime::Runtime, args: &KubeArgs) {

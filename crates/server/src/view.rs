@@ -199,11 +199,15 @@ impl ListKey {
 pub enum BodyEncoding {
     /// As written.
     Identity,
-    /// Gzipped when larger than `threshold` bytes, as written otherwise.
-    Gzip {
-        /// The size from which bodies are compressed.
-        threshold: usize,
-    },
+    /// Gzipped when over `api::gzip::THRESHOLD_BYTES`, as written otherwise.
+    Gzip,
+}
+
+impl BodyEncoding {
+    /// Whether `plain` is sent gzipped.
+    fn compresses(self, plain: &bytes::Bytes) -> bool {
+        self == BodyEncoding::Gzip && plain.len() > crate::api::gzip::THRESHOLD_BYTES
+    }
 }
 
 /// A cached body as it is sent.
@@ -244,19 +248,10 @@ impl Written {
     /// The body as `encoding` sends it, if it is ready.
     fn ready(&self, encoding: BodyEncoding) -> Option<EncodedList> {
         let plain = self.plain.get()?;
-        match encoding {
-            BodyEncoding::Identity => Some(EncodedList::plain(plain)),
-            BodyEncoding::Gzip { threshold } if plain.len() <= threshold => {
-                Some(EncodedList::plain(plain))
-            }
-            BodyEncoding::Gzip { .. } => Some(match self.gzipped.get()? {
-                Some(gzipped) => EncodedList {
-                    bytes: gzipped.clone(),
-                    gzipped: true,
-                },
-                None => EncodedList::plain(plain),
-            }),
+        if !encoding.compresses(plain) {
+            return Some(EncodedList::sent(plain, None));
         }
+        Some(EncodedList::sent(plain, self.gzipped.get()?.as_ref()))
     }
 
     /// The body as `encoding` sends it, written (and compressed) now or by
@@ -266,37 +261,15 @@ impl Written {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<bytes::Bytes, E>>,
     {
-        let plain = self.plain.get_or_try_init(write).await?.clone();
-        let BodyEncoding::Gzip { threshold } = encoding else {
-            return Ok(EncodedList::plain(&plain));
-        };
-        if plain.len() <= threshold {
-            return Ok(EncodedList::plain(&plain));
+        let plain = self.plain.get_or_try_init(write).await?;
+        if !encoding.compresses(plain) {
+            return Ok(EncodedList::sent(plain, None));
         }
         let gzipped = self
             .gzipped
-            .get_or_init(|| async {
-                let body = plain.clone();
-                match tokio::task::spawn_blocking(move || crate::api::gzip::compress(&body)).await {
-                    Ok(Ok(gzipped)) => Some(gzipped),
-                    Ok(Err(error)) => {
-                        tracing::warn!(%error, "Compressing a list failed; sent uncompressed");
-                        None
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "Compressing a list failed; sent uncompressed");
-                        None
-                    }
-                }
-            })
+            .get_or_init(|| crate::api::gzip::compress_off_worker(plain.clone()))
             .await;
-        Ok(match gzipped {
-            Some(gzipped) => EncodedList {
-                bytes: gzipped.clone(),
-                gzipped: true,
-            },
-            None => EncodedList::plain(&plain),
-        })
+        Ok(EncodedList::sent(plain, gzipped.as_ref()))
     }
 
     /// Bytes held, for the namespace bound.
@@ -311,10 +284,11 @@ impl Written {
 }
 
 impl EncodedList {
-    fn plain(bytes: &bytes::Bytes) -> Self {
+    /// The gzipped copy when there is one, else the body as written.
+    fn sent(plain: &bytes::Bytes, gzipped: Option<&bytes::Bytes>) -> Self {
         Self {
-            bytes: bytes.clone(),
-            gzipped: false,
+            bytes: gzipped.unwrap_or(plain).clone(),
+            gzipped: gzipped.is_some(),
         }
     }
 }
@@ -1155,7 +1129,7 @@ mod tests {
         let cache = ResponseCache::default();
         let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let large: &'static str = "{\"name\":\"pod\"},".repeat(10_000).leak();
-        let gzip = BodyEncoding::Gzip { threshold: 1024 };
+        let gzip = BodyEncoding::Gzip;
         let first = cache
             .get_or_write(all("pods"), 100, gzip, writer(&writes, large))
             .await

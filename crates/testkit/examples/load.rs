@@ -74,17 +74,12 @@ fn main() {
             std::process::exit(1);
         }
         times.sort();
-        let at = |q: f64| {
-            times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1]
-                .as_secs_f64()
-                * 1000.0
-        };
         println!(
             "{} requests, {errors} errors, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             times.len() + errors,
-            at(0.50),
-            at(0.99),
-            at(1.0)
+            quantile_ms(&times, 0.50),
+            quantile_ms(&times, 0.99),
+            quantile_ms(&times, 1.0)
         );
         std::process::exit(i32::from(errors > 0));
     }
@@ -93,12 +88,17 @@ fn main() {
         std::process::exit(1);
     }
     times.sort();
-    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
     println!(
         "{:.1} / {:.1}",
-        at(0.50).as_secs_f64() * 1000.0,
-        at(0.99).as_secs_f64() * 1000.0
+        quantile_ms(&times, 0.50),
+        quantile_ms(&times, 0.99)
     );
+}
+
+/// The `q` quantile of sorted, non-empty `times`, in milliseconds.
+fn quantile_ms(times: &[Duration], q: f64) -> f64 {
+    let rank = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len());
+    times[rank - 1].as_secs_f64() * 1000.0
 }
 
 fn usage() -> ! {

@@ -14,6 +14,17 @@ pub async fn agent_main(args: AgentArgs) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM that arrives right after "Listening" must
     // mean a clean stop, not the default action (death by signal).
     let mut signals = Signals::install()?;
+    // Refused before anything is made (a self-signed certificate in
+    // --cert-dir, say); the agent library warns when the flag allows it.
+    if !args.listen.ip().is_loopback()
+        && args.token_file.is_none()
+        && !args.insecure_unauthenticated_listen
+    {
+        anyhow::bail!(
+            "refusing to serve the node's workloads on {} without --token-file: anyone who can reach it could read them; give --token-file (and TLS), listen on loopback, or pass --insecure-unauthenticated-listen",
+            args.listen
+        );
+    }
 
     let cgroups = workingset_local::open_cgroups(&args.source.cgroup_config())?;
     tracing::debug!(hierarchy = ?cgroups.hierarchy(), "Detected cgroups");
@@ -38,15 +49,6 @@ pub async fn agent_main(args: AgentArgs) -> anyhow::Result<()> {
             None => None,
         },
     };
-    if !args.listen.ip().is_loopback()
-        && args.token_file.is_none()
-        && !args.insecure_unauthenticated_listen
-    {
-        anyhow::bail!(
-            "refusing to serve the node's workloads on {} without --token-file: anyone who can reach it could read them; give --token-file (and TLS), listen on loopback, or pass --insecure-unauthenticated-listen",
-            args.listen
-        );
-    }
     let config = AgentConfig {
         listen: args.listen,
         housekeeping_interval: args.housekeeping_interval.0,

@@ -74,21 +74,25 @@ pub(crate) async fn compress_large(request: Request, next: Next) -> Response {
             return Response::from_parts(parts, Body::empty());
         }
     };
-    let plain = body.clone();
-    match tokio::task::spawn_blocking(move || compress(&body)).await {
-        Ok(Ok(compressed)) => {
+    match compress_off_worker(body.clone()).await {
+        Some(compressed) => {
             mark(&mut parts.headers);
             Response::from_parts(parts, Body::from(compressed))
         }
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "Compressing an answer failed; sent uncompressed");
-            Response::from_parts(parts, Body::from(plain))
-        }
-        Err(error) => {
-            tracing::warn!(%error, "Compressing an answer failed; sent uncompressed");
-            Response::from_parts(parts, Body::from(plain))
-        }
+        None => Response::from_parts(parts, Body::from(body)),
     }
+}
+
+/// [`compress`] on the blocking pool (a whole list is tens of MB); `None`,
+/// logged, when it failed, and the body is then sent as it is.
+pub(crate) async fn compress_off_worker(body: bytes::Bytes) -> Option<bytes::Bytes> {
+    let error = match tokio::task::spawn_blocking(move || compress(&body)).await {
+        Ok(Ok(compressed)) => return Some(compressed),
+        Ok(Err(error)) => error.to_string(),
+        Err(error) => error.to_string(),
+    };
+    tracing::warn!(%error, "Compressing an answer failed; sent uncompressed");
+    None
 }
 
 #[cfg(test)]

@@ -328,9 +328,7 @@ where
     let now = ResponseTime::now();
     let second = now.second();
     let encoding = if gzip::accepted(headers) {
-        BodyEncoding::Gzip {
-            threshold: gzip::THRESHOLD_BYTES,
-        }
+        BodyEncoding::Gzip
     } else {
         BodyEncoding::Identity
     };

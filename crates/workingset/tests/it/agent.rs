@@ -306,13 +306,9 @@ fn agent_start_errors_name_the_flag_or_file() {
 #[test]
 fn a_non_loopback_address_needs_a_token_or_a_flag_that_says_so() {
     let fixture = machine();
-    let run = |extra: &[&str]| {
-        let mut args = vec!["agent", "--listen", "0.0.0.0:0"];
-        args.extend(fixture.iter().map(String::as_str));
-        args.extend(extra);
-        workingset(&args)
-    };
-    let output = run(&[]);
+    let mut args = vec!["agent", "--listen", "0.0.0.0:0"];
+    args.extend(fixture.iter().map(String::as_str));
+    let output = workingset(&args);
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
     assert!(
